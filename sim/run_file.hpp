@@ -1,0 +1,64 @@
+#pragma once
+// The HDF5 output file of one run (layout: docs/output.md, format "commons-sim/1").
+//
+//   /series/<name>   float64 [step], attributes units, description; scales step and year|time
+//   /series/step     int64 [step], the actual step numbers (a dimension scale)
+//   /series/<time>   float64 [step], simulated time (a dimension scale)
+//   /flows           float64 [step, flow_type, sector], money moved since the previous record
+//   /scenario        group: attribute `text` (the resolved scenario) and one attribute per parameter
+//   /meta            group: format, version, git_commit, command_line, model, seed, threads,
+//                    phases, start_time, end_time, wall_seconds, steps_completed, status
+//
+// Chunked and extendible along steps; written with SWMR so another process can read it while
+// it runs; flushed every `flush_every` records so a killed run leaves every flushed step.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sim/model.hpp"
+#include "sim/scenario.hpp"
+
+namespace sim {
+
+struct RunMeta {
+  std::string version;       // of commons-sim
+  std::string git_commit;    // of the source it was built from ("unknown" outside git)
+  std::string command_line;  // as typed
+  int threads = 1;
+  std::string start_time;    // ISO 8601, UTC
+};
+
+class RunFile {
+ public:
+  // Creates `path`. Throws InputError naming the path when it exists and `overwrite` is false
+  // (the existing file is left untouched), or when it cannot be created.
+  RunFile(const std::filesystem::path& path, bool overwrite, const Scenario& scenario,
+          const RunMeta& meta);
+  ~RunFile();  // closes; a file not finished keeps status "running"
+  RunFile(const RunFile&) = delete;
+  RunFile& operator=(const RunFile&) = delete;
+
+  // One record: the step, its simulated time, one value per declared series (declaration
+  // order) and the flow matrix (row-major [flow_type, sector]; empty when the model has none).
+  void append(std::int64_t step, double time, std::span<const double> values,
+              std::span<const double> flows);
+  // Makes everything appended so far durable and visible to readers.
+  void flush(std::int64_t steps_completed);
+  // Sets status ("complete" or "interrupted"), steps_completed, end_time and wall_seconds, closes.
+  void finish(const std::string& status, std::int64_t steps_completed, double wall_seconds,
+              const std::string& end_time);
+
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// docs/output.md: the file layout above and every model's declared series.
+std::string output_doc_markdown(const ModelList& models);
+
+}  // namespace sim
