@@ -1,0 +1,330 @@
+// Kinetic wealth exchange (docs/models/exchange.md).
+//
+// N agents hold wealth w_i. Each step every agent is paired once by a random permutation and
+// every pair exchanges once by the chosen rule:
+//   random    (Dragulescu & Yakovenko 2000):  w_i' = eps (w_i + w_j),  w_j' = (1 - eps)(w_i + w_j)
+//   saving    (Chakraborti & Chakrabarti 2000; Chatterjee, Chakrabarti & Manna 2004 for lambda
+//              varying across agents):
+//              pot = (1 - l_i) w_i + (1 - l_j) w_j,  w_i' = l_i w_i + eps pot,  w_j' = l_j w_j + (1 - eps) pot
+//   yard_sale (Boghosian et al. 2017): stake dw = sqrt(gamma dt) min(w_i + kappa W, w_j + kappa W);
+//              i wins with p = 1/2 [1 + zeta sqrt(dt / gamma) (w_i - w_j) / W], clipped to [0, 1]
+// then every agent moves toward the mean: w += chi dt (W - w)   (W: mean wealth).
+#include "models/exchange/exchange.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "sim/parallel.hpp"
+#include "sim/permutation.hpp"
+#include "sim/rng.hpp"
+#include "sim/stats.hpp"
+
+namespace models::exchange {
+namespace {
+
+enum class Stream : std::uint64_t {
+  Matching = 100,       // the per-step permutation that pairs agents
+  Exchange = 101,       // the split or the winner of each pair
+  SavingPropensity = 102,  // each agent's lambda, drawn once at the start
+};
+
+enum class Rule { Random, Saving, YardSale };
+
+struct Params {
+  std::size_t agents;
+  Rule rule;
+  double initial_wealth;
+  sim::Schedule saving;
+  bool saving_uniform;
+  double saving_min;
+  sim::Schedule chi;
+  sim::Schedule zeta;
+  double kappa;
+  double gamma;
+  double dt;
+
+  explicit Params(const sim::ParamValues& p)
+      : agents(static_cast<std::size_t>(p.integer("exchange.agents"))),
+        rule(rule_from(p.choice("exchange.rule"))),
+        initial_wealth(p.real("exchange.initial_wealth")),
+        saving(p.schedule("exchange.saving")),
+        saving_uniform(p.choice("exchange.saving_distribution") == "uniform"),
+        saving_min(p.real("exchange.saving_min")),
+        chi(p.schedule("exchange.chi")),
+        zeta(p.schedule("exchange.zeta")),
+        kappa(p.real("exchange.kappa")),
+        gamma(p.real("exchange.gamma")),
+        dt(p.real("exchange.dt")) {}
+
+  static Rule rule_from(const std::string& name) {
+    if (name == "saving") return Rule::Saving;
+    if (name == "yard_sale") return Rule::YardSale;
+    return Rule::Random;
+  }
+};
+
+sim::ParamTable parameters() {
+  using sim::ParamSpec;
+  return {
+      ParamSpec::integer("exchange.agents", 1000)
+          .with_unit("agents")
+          .range(2, 2147483647)
+          .describe("Number of agents N; with N odd one agent sits out each step"),
+      ParamSpec::choice("exchange.rule", {"random", "saving", "yard_sale"}, "random")
+          .describe("Exchange rule: random split, split with saving propensity, or yard-sale stake")
+          .cite("Dragulescu & Yakovenko 2000; Chakraborti & Chakrabarti 2000; Boghosian et al. 2017"),
+      ParamSpec::real("exchange.initial_wealth", 1.0)
+          .with_unit("credits")
+          .range(1e-9, 1e12)
+          .describe("Wealth of every agent at the start (equal start); the mean W stays at this value"),
+      ParamSpec::real("exchange.saving", 0.0)
+          .range(0.0, 0.999)
+          .allow_schedule()
+          .describe("Saving propensity lambda (rule saving); with saving_distribution = uniform, the "
+                    "upper end of the range lambda_i is drawn from")
+          .cite("Chakraborti & Chakrabarti 2000, Eur. Phys. J. B 17"),
+      ParamSpec::choice("exchange.saving_distribution", {"fixed", "uniform"}, "fixed")
+          .describe("fixed: every agent saves lambda = saving; uniform: lambda_i ~ U[saving_min, saving), "
+                    "drawn once per agent and scaled with saving when it is scheduled")
+          .cite("Chatterjee, Chakrabarti & Manna 2004, Physica A 335"),
+      ParamSpec::real("exchange.saving_min", 0.0)
+          .range(0.0, 0.999)
+          .describe("Lower end of the saving propensities when saving_distribution = uniform"),
+      ParamSpec::real("exchange.chi", 0.0)
+          .with_unit("1/time")
+          .range(0.0, 100.0)
+          .allow_schedule()
+          .describe("Redistribution rate chi: after the exchanges every agent moves by chi dt (W - w)")
+          .cite("Boghosian et al. 2017, Physica A 476"),
+      ParamSpec::real("exchange.zeta", 0.0)
+          .with_unit("1/time")
+          .range(0.0, 100.0)
+          .allow_schedule()
+          .describe("Wealth-attained advantage zeta (rule yard_sale): bias of the win probability")
+          .cite("Boghosian et al. 2017, Physica A 476"),
+      ParamSpec::real("exchange.kappa", 0.0)
+          .range(0.0, 10.0)
+          .describe("Negative-wealth shift: stakes are computed on w + kappa W, so agents may go down "
+                    "to -kappa W (rule yard_sale)")
+          .cite("Li, Boghosian & Li 2019"),
+      ParamSpec::real("exchange.gamma", 0.1)
+          .with_unit("1/time")
+          .range(1e-9, 1e6)
+          .describe("Transaction intensity gamma (rule yard_sale): the stake is sqrt(gamma dt) of the poorer side"),
+      ParamSpec::real("exchange.dt", 0.01)
+          .with_unit("time")
+          .range(1e-9, 1e6)
+          .describe("Time per step; every agent exchanges once per step (rule yard_sale and chi)"),
+  };
+}
+
+enum Series : std::size_t {
+  Gini, Top10, Top1, Largest, BelowMean, Mean, Median, VarOverMeanSq, Negative, ClippedShare, SeriesCount
+};
+
+std::vector<sim::SeriesSpec> series() {
+  return {
+      {"gini", "1", "Gini coefficient of wealth"},
+      {"top10_share", "1", "Share of all wealth held by the richest 10 % of agents"},
+      {"top1_share", "1", "Share of all wealth held by the richest 1 % of agents"},
+      {"largest_share", "1", "Share of all wealth held by the richest agent"},
+      {"below_mean_share", "1", "Share of agents with wealth below the mean"},
+      {"mean", "credits", "Mean wealth W (constant: money is conserved)"},
+      {"median", "credits", "Median wealth"},
+      {"var_over_mean_sq", "1", "Variance of wealth over the squared mean"},
+      {"negative_share", "1", "Share of agents with negative wealth (rule yard_sale with kappa > 0)"},
+      {"clipped_share", "1",
+       "Share of exchanges in the step whose win probability was clipped to [0, 1] (rule yard_sale); "
+       "choose dt so that it stays 0"},
+  };
+}
+
+class Exchange final : public sim::Model {
+ public:
+  explicit Exchange(const sim::ModelInit& init)
+      : p_(init.params),
+        seed_(init.seed),
+        wealth_(p_.agents, p_.initial_wealth),
+        perm_(p_.agents),
+        households_(init.ledger.sector("households")),
+        exchange_flow_(init.ledger.flow("exchange")),
+        redistribution_flow_(init.ledger.flow("redistribution")) {
+    if (p_.rule == Rule::Saving && p_.saving_uniform) {
+      base_saving_.resize(p_.agents);
+      sim::for_blocks(p_.agents, [&](std::size_t begin, std::size_t end, std::size_t) {
+        for (std::size_t i = begin; i < end; ++i) {
+          sim::Rng rng{seed_, Stream::SavingPropensity, 0, i};
+          base_saving_[i] = rng.uniform(p_.saving_min, p_.saving.at(0));
+        }
+      });
+    }
+    const std::size_t blocks = sim::block_count(pairs());
+    tallies_.assign(blocks, init.ledger.blank_flows());
+    clipped_.assign(blocks, 0);
+    init.ledger.open(money_in_accounts());
+  }
+
+  std::vector<sim::Phase> phases() override {
+    return {
+        {"match_pairs", "pair every agent with another by a random permutation",
+         [this](sim::StepContext& c) { match_pairs(c); }},
+        {"exchange", "each pair exchanges once by the rule", [this](sim::StepContext& c) { exchange(c); }},
+        {"redistribute", "every agent moves toward the mean: w += chi dt (W - w)",
+         [this](sim::StepContext& c) { redistribute(c); }},
+    };
+  }
+
+  void measure(std::span<double> values) override {
+    const auto sorted = sim::sorted_copy(wealth_);
+    const auto s = sim::summarise_sorted(sorted);
+    values[Gini] = s.gini;
+    values[Top10] = s.top10_share;
+    values[Top1] = s.top1_share;
+    values[Largest] = s.largest_share;
+    values[BelowMean] = s.below_mean_share;
+    values[Mean] = s.mean;
+    values[Median] = s.median;
+    values[VarOverMeanSq] = s.var_over_mean_sq;
+    values[Negative] = s.negative_share;
+    values[ClippedShare] = pairs() == 0 ? 0.0 : static_cast<double>(clipped_total_) / static_cast<double>(pairs());
+  }
+
+  double time_at(std::int64_t step) const override { return static_cast<double>(step) * p_.dt; }
+
+  double money_in_accounts() const override {
+    return sim::sum(wealth_.size(), [&](std::size_t i) { return wealth_[i]; }) + pool_;
+  }
+
+ private:
+  std::size_t pairs() const { return p_.agents / 2; }
+
+  void match_pairs(const sim::StepContext& c) {
+    permuter_.permute(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step), perm_);
+  }
+
+  // Pairs are visited in groups of four that share one Philox block of draws; blocks of pairs
+  // are a multiple of four, so a group never straddles two threads.
+  template <class Exchange>
+  void for_pairs(const sim::StepContext& c, Exchange&& exchange_pair) {
+    sim::for_blocks(pairs(), [&](std::size_t begin, std::size_t end, std::size_t block) {
+      sim::FlowMatrix& tally = tallies_[block];
+      std::uint64_t clipped = 0;
+      for (std::size_t group = begin; group < end; group += 4) {
+        sim::Rng rng{seed_, Stream::Exchange, static_cast<std::uint64_t>(c.step), group / 4};
+        const std::size_t group_end = std::min(end, group + 4);
+        for (std::size_t k = group; k < group_end; ++k)
+          clipped += exchange_pair(wealth_[perm_[2 * k]], wealth_[perm_[2 * k + 1]], perm_[2 * k],
+                                   perm_[2 * k + 1], rng, tally);
+      }
+      clipped_[block] = clipped;
+    });
+  }
+
+  void exchange(sim::StepContext& c) {
+    const auto step = c.step;
+    switch (p_.rule) {
+      case Rule::Random:
+        for_pairs(c, [&](double& wi, double& wj, std::uint32_t, std::uint32_t, sim::Rng& rng,
+                         sim::FlowMatrix& tally) {
+          const double share_i = rng.u01() * (wi + wj);
+          sim::transfer(wi, wj, wi - share_i, exchange_flow_, households_, households_, tally);
+          return 0;
+        });
+        break;
+      case Rule::Saving: {
+        const double lambda = p_.saving.at(step);
+        const double scale = p_.saving.at(0) > 0.0 ? lambda / p_.saving.at(0) : 0.0;
+        for_pairs(c, [&](double& wi, double& wj, std::uint32_t i, std::uint32_t j, sim::Rng& rng,
+                         sim::FlowMatrix& tally) {
+          const double li = base_saving_.empty() ? lambda : base_saving_[i] * scale;
+          const double lj = base_saving_.empty() ? lambda : base_saving_[j] * scale;
+          const double pot = (1.0 - li) * wi + (1.0 - lj) * wj;
+          const double new_i = li * wi + rng.u01() * pot;
+          sim::transfer(wi, wj, wi - new_i, exchange_flow_, households_, households_, tally);
+          return 0;
+        });
+        break;
+      }
+      case Rule::YardSale: {
+        const double mean = p_.initial_wealth;  // conserved, so the mean never changes
+        const double shift = p_.kappa * mean;
+        const double stake_factor = std::sqrt(p_.gamma * p_.dt);
+        const double bias = p_.zeta.at(step) * std::sqrt(p_.dt / p_.gamma) / mean;
+        for_pairs(c, [&](double& wi, double& wj, std::uint32_t, std::uint32_t, sim::Rng& rng,
+                         sim::FlowMatrix& tally) {
+          const double stake = stake_factor * std::min(wi + shift, wj + shift);
+          const double raw = 0.5 * (1.0 + bias * (wi - wj));
+          const double p_i = std::clamp(raw, 0.0, 1.0);
+          const double to_j = rng.u01() <= p_i ? -stake : stake;
+          sim::transfer(wi, wj, to_j, exchange_flow_, households_, households_, tally);
+          return raw == p_i ? 0 : 1;
+        });
+        break;
+      }
+    }
+    clipped_total_ = 0;
+    for (std::size_t b = 0; b < tallies_.size(); ++b) {
+      c.ledger->flows().merge(tallies_[b]);
+      tallies_[b].clear();
+      clipped_total_ += clipped_[b];
+    }
+  }
+
+  // The redistribution is a transfer between each agent and a common pool that pays out what
+  // it takes in; the pool keeps only rounding residue.
+  void redistribute(sim::StepContext& c) {
+    const double rate = p_.chi.at(c.step) * p_.dt;
+    if (rate == 0.0) return;
+    const double mean = p_.initial_wealth;
+    const std::size_t blocks = sim::block_count(wealth_.size());
+    std::vector<double> pools(blocks, 0.0);
+    std::vector<sim::FlowMatrix> tallies(blocks, c.ledger->blank_flows());
+    sim::for_blocks(wealth_.size(), [&](std::size_t begin, std::size_t end, std::size_t b) {
+      for (std::size_t i = begin; i < end; ++i)
+        sim::transfer(pools[b], wealth_[i], rate * (mean - wealth_[i]), redistribution_flow_,
+                      households_, households_, tallies[b]);
+    });
+    for (std::size_t b = 0; b < blocks; ++b) {
+      pool_ += pools[b];
+      c.ledger->flows().merge(tallies[b]);
+    }
+  }
+
+  Params p_;
+  std::uint64_t seed_;
+  std::vector<double> wealth_;
+  std::vector<double> base_saving_;  // lambda_i at step 0, when drawn per agent
+  std::vector<std::uint32_t> perm_;
+  sim::Permuter permuter_;
+  double pool_ = 0.0;  // the redistribution pool's balance
+  sim::SectorId households_;
+  sim::FlowId exchange_flow_;
+  sim::FlowId redistribution_flow_;
+  std::vector<sim::FlowMatrix> tallies_;  // per block of pairs
+  std::vector<std::uint64_t> clipped_;    // per block of pairs
+  std::uint64_t clipped_total_ = 0;
+};
+
+}  // namespace
+
+sim::ModelSpec spec() {
+  sim::ModelSpec s;
+  s.name = "exchange";
+  s.summary = "Kinetic wealth exchange: random, saving-propensity and yard-sale rules";
+  s.params = parameters();
+  s.series = series();
+  s.phase_names = {"match_pairs", "exchange", "redistribute"};
+  s.streams = {{"exchange.Matching", static_cast<std::uint64_t>(Stream::Matching)},
+               {"exchange.Exchange", static_cast<std::uint64_t>(Stream::Exchange)},
+               {"exchange.SavingPropensity", static_cast<std::uint64_t>(Stream::SavingPropensity)}};
+  s.sectors = {"households"};
+  s.flow_types = {"exchange", "redistribution"};
+  s.time_name = "time";
+  s.time_units = "time";
+  s.make = [](const sim::ModelInit& init) { return std::make_unique<Exchange>(init); };
+  return s;
+}
+
+}  // namespace models::exchange

@@ -1,0 +1,287 @@
+#include "sim/cli.hpp"
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sim/error.hpp"
+#include "sim/params.hpp"
+#include "sim/run_file.hpp"
+#include "sim/runner.hpp"
+#include "sim/scenario.hpp"
+#include "sim/version.hpp"
+
+namespace po = boost::program_options;
+
+namespace sim::cli {
+namespace {
+
+constexpr const char* overview = R"(commons-sim: an agent-based simulator of commons-based versus market economies.
+
+Usage:
+  commons-sim run SCENARIO [--set key=value]... [--out FILE] [--overwrite] [--seed N]
+                  [--steps N] [--threads N] [--record-every N] [--flush-every N] [--quiet]
+  commons-sim check SCENARIO [--set key=value]...
+  commons-sim params [--model M] [--format text|md]
+  commons-sim outputs [--format text|md]
+  commons-sim --help | --version
+  commons-sim COMMAND --help
+
+Exit codes: 0 done, 2 bad input, 3 the run failed (e.g. money not conserved),
+130/143 interrupted by SIGINT/SIGTERM (the output file is kept, status "interrupted").
+Docs: docs/scenarios.md (scenario files), docs/parameters.md, docs/output.md.
+)";
+
+// Boost.Program_options without abbreviations: a misspelt option is an error, not a guess.
+constexpr int cli_style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+
+std::string shell_quote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == std::string::npos)
+    return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::string joined_command_line(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + shell_quote(argv[i]);
+  return line;
+}
+
+struct Parsed {
+  po::variables_map vm;
+  bool help = false;
+};
+
+Parsed parse(const std::string& command, const std::vector<std::string>& args, po::options_description& options,
+             const char* positional_name) {
+  options.add_options()("help,h", "show this help");
+  po::options_description all;
+  all.add(options);
+  po::positional_options_description positional;
+  if (positional_name) {
+    all.add_options()(positional_name, po::value<std::string>(), "");
+    positional.add(positional_name, 1);
+  }
+  Parsed parsed;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).style(cli_style).run(), parsed.vm);
+    po::notify(parsed.vm);
+  } catch (const po::error& e) {
+    throw InputError("commons-sim " + command + ": " + e.what() + " (see commons-sim " + command + " --help)");
+  }
+  parsed.help = parsed.vm.count("help") > 0;
+  if (!parsed.help && positional_name && !parsed.vm.count(positional_name))
+    throw InputError("commons-sim " + command + ": missing " + positional_name + " (see commons-sim " + command +
+                     " --help)");
+  return parsed;
+}
+
+std::vector<std::string> overrides_from(const po::variables_map& vm) {
+  std::vector<std::string> overrides;
+  if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+  // Dedicated flags win over --set.
+  const std::pair<const char*, const char*> flags[] = {
+      {"seed", "sim.seed"}, {"steps", "sim.steps"}, {"record-every", "sim.record_every"}, {"flush-every", "sim.flush_every"}};
+  for (const auto& [flag, key] : flags)
+    if (vm.count(flag)) overrides.push_back(std::string(key) + "=" + vm[flag].as<std::string>());
+  return overrides;
+}
+
+void add_set_option(po::options_description& options) {
+  options.add_options()("set", po::value<std::vector<std::string>>()->composing(),
+                        "override a parameter: --set section.key=value (repeatable; wins over the file)");
+}
+
+int command_run(const std::vector<std::string>& args, const ModelList& models, const std::string& command_line) {
+  po::options_description options("commons-sim run SCENARIO [options]");
+  add_set_option(options);
+  options.add_options()
+      ("out", po::value<std::string>(), "output file (default: SCENARIO's name with .h5, in the current folder)")
+      ("overwrite", "replace an existing output file")
+      ("seed", po::value<std::string>(), "random seed (sim.seed)")
+      ("steps", po::value<std::string>(), "number of steps (sim.steps)")
+      ("threads", po::value<int>(), "threads inside the run (default: all cores; results do not depend on it)")
+      ("record-every", po::value<std::string>(), "record outputs every N steps (sim.record_every)")
+      ("flush-every", po::value<std::string>(), "flush the output file every N records (sim.flush_every)")
+      ("quiet", "no progress line and no summary");
+  const Parsed parsed = parse("run", args, options, "scenario");
+  if (parsed.help) {
+    std::cout << options << "\n";
+    return exit_ok;
+  }
+  const auto& vm = parsed.vm;
+  const std::filesystem::path scenario_path = vm["scenario"].as<std::string>();
+  const Scenario scenario = load_scenario(scenario_path, overrides_from(vm), models);
+
+  RunOptions run;
+  run.out = vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>())
+                            : std::filesystem::path(scenario_path.stem().string() + ".h5");
+  run.overwrite = vm.count("overwrite") > 0;
+  if (vm.count("threads")) {
+    run.threads = vm["threads"].as<int>();
+    if (run.threads < 1 || run.threads > 4096)
+      throw InputError("commons-sim run: --threads " + std::to_string(run.threads) + " is out of range [1, 4096]");
+  }
+  const bool quiet = vm.count("quiet") > 0;
+  run.progress = !quiet && isatty(STDERR_FILENO);
+  run.command_line = command_line;
+
+  const RunResult result = run_scenario(scenario, run);
+  if (result.status == "failed") std::cerr << "commons-sim run: " << result.error << "\n";
+  if (!quiet) {
+    std::printf("commons-sim %s: model %s, seed %llu, %lld of %lld steps, %s in %.2f s\n", version,
+                scenario.model->name.c_str(), static_cast<unsigned long long>(scenario.seed),
+                static_cast<long long>(result.steps_completed), static_cast<long long>(scenario.steps),
+                result.status.c_str(), result.wall_seconds);
+    std::printf("final values:\n");
+    for (const auto& [name, value] : result.final_values) std::printf("  %-20s %.6g\n", name.c_str(), value);
+    std::printf("output: %s\n", run.out.string().c_str());
+  }
+  return result.exit_code;
+}
+
+int command_check(const std::vector<std::string>& args, const ModelList& models) {
+  po::options_description options("commons-sim check SCENARIO [options]");
+  add_set_option(options);
+  const Parsed parsed = parse("check", args, options, "scenario");
+  if (parsed.help) {
+    std::cout << options << "\n";
+    return exit_ok;
+  }
+  const Scenario scenario = load_scenario(parsed.vm["scenario"].as<std::string>(), overrides_from(parsed.vm), models);
+  std::printf("ok: %s (model %s, %lld steps, seed %llu)\n", scenario.file.string().c_str(),
+              scenario.model->name.c_str(), static_cast<long long>(scenario.steps),
+              static_cast<unsigned long long>(scenario.seed));
+  return exit_ok;
+}
+
+std::string format_option(const po::variables_map& vm, const std::string& command) {
+  const std::string format = vm.count("format") ? vm["format"].as<std::string>() : "text";
+  if (format != "text" && format != "md")
+    throw InputError("commons-sim " + command + ": --format '" + format + "' is not one of text, md");
+  return format;
+}
+
+std::vector<const ModelSpec*> selected_models(const po::variables_map& vm, const ModelList& models,
+                                              const std::string& command) {
+  std::vector<const ModelSpec*> selected;
+  if (!vm.count("model")) {
+    for (const auto& m : models) selected.push_back(&m);
+    return selected;
+  }
+  const std::string name = vm["model"].as<std::string>();
+  const ModelSpec* model = find_model(models, name);
+  if (!model) {
+    std::vector<std::string> names;
+    for (const auto& m : models) names.push_back(m.name);
+    const std::string near = nearest_name(name, names);
+    throw InputError("commons-sim " + command + ": unknown model '" + name + "'" +
+                     (near.empty() ? "" : " (did you mean '" + near + "'?)"));
+  }
+  selected.push_back(model);
+  return selected;
+}
+
+std::string phases_line(const ModelSpec& model) {
+  std::string line;
+  for (std::size_t i = 0; i < model.phase_names.size(); ++i)
+    line += (i ? " -> " : "") + model.phase_names[i];
+  return line;
+}
+
+int command_params(const std::vector<std::string>& args, const ModelList& models) {
+  po::options_description options("commons-sim params [options]");
+  options.add_options()("model", po::value<std::string>(), "only this model's parameters")(
+      "format", po::value<std::string>(), "text (default) or md (the text of docs/parameters.md)");
+  const Parsed parsed = parse("params", args, options, nullptr);
+  if (parsed.help) {
+    std::cout << options << "\n";
+    return exit_ok;
+  }
+  const std::string format = format_option(parsed.vm, "params");
+  const auto selected = selected_models(parsed.vm, models, "params");
+  if (format == "md") {
+    std::cout << "# Parameters\n\nGenerated by `commons-sim params --format md` from the parameter tables in the "
+                 "code; do not edit by hand. Scenario syntax: [scenarios.md](scenarios.md).\n\n";
+    std::cout << params_as_markdown("sim", sim_params()) << "\n";
+    for (const auto* model : selected) {
+      std::cout << params_as_markdown(model->name, model->params);
+      std::cout << "\nThe step's phases, in order: " << phases_line(*model) << ".\n\n";
+    }
+  } else {
+    std::cout << params_as_text("sim", sim_params()) << "\n";
+    for (const auto* model : selected) {
+      std::cout << params_as_text(model->name + ": " + model->summary, model->params);
+      std::cout << "phases: " << phases_line(*model) << "\n\n";
+    }
+  }
+  return exit_ok;
+}
+
+int command_outputs(const std::vector<std::string>& args, const ModelList& models) {
+  po::options_description options("commons-sim outputs [options]");
+  options.add_options()("model", po::value<std::string>(), "only this model's series")(
+      "format", po::value<std::string>(), "text (default) or md (the text of docs/output.md)");
+  const Parsed parsed = parse("outputs", args, options, nullptr);
+  if (parsed.help) {
+    std::cout << options << "\n";
+    return exit_ok;
+  }
+  const std::string format = format_option(parsed.vm, "outputs");
+  const auto selected = selected_models(parsed.vm, models, "outputs");
+  if (format == "md") {
+    ModelList chosen;
+    for (const auto* m : selected) chosen.push_back(*m);
+    std::cout << output_doc_markdown(chosen);
+    return exit_ok;
+  }
+  for (const auto* model : selected) {
+    std::cout << model->name << " (" << model->time_name << " in " << model->time_units << ")\n";
+    for (const auto& s : model->series)
+      std::printf("  %-20s %-10s %s\n", s.name.c_str(), s.units.c_str(), s.description.c_str());
+    std::cout << "\n";
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int run(int argc, char** argv, const ModelList& models) {
+  const std::vector<std::string> args(argv + std::min(argc, 2), argv + argc);
+  const std::string command = argc >= 2 ? argv[1] : "";
+  try {
+    if (command == "run") return command_run(args, models, joined_command_line(argc, argv));
+    if (command == "check") return command_check(args, models);
+    if (command == "params") return command_params(args, models);
+    if (command == "outputs") return command_outputs(args, models);
+    if (command == "--version" || command == "version") {
+      std::printf("commons-sim %s (git %s)\n", version, git_commit);
+      return exit_ok;
+    }
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::cout << overview;
+      return exit_ok;
+    }
+    std::cerr << (command.empty() ? "commons-sim: no command given" : "commons-sim: unknown command '" + command + "'")
+              << " (see commons-sim --help)\n";
+    return exit_input_error;
+  } catch (const InputError& e) {
+    std::cerr << e.what() << "\n";
+    return exit_input_error;
+  } catch (const RunError& e) {
+    std::cerr << "commons-sim: " << e.what() << "\n";
+    return exit_run_error;
+  } catch (const std::exception& e) {
+    std::cerr << "commons-sim: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace sim::cli

@@ -1,0 +1,100 @@
+#pragma once
+// Deterministic parallel loops.
+//
+// Agents are cut into fixed-size blocks whose boundaries depend only on the number of agents,
+// never on the number of threads. OpenMP hands blocks to threads; every reduction computes one
+// partial per block and combines the partials in block order. So a sum is the same, bit for
+// bit, on 1, 2 or 16 threads. (No OpenMP `reduction` clause on floating point: its order is
+// unspecified.)
+#include <omp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <vector>
+
+namespace sim {
+
+inline constexpr std::size_t default_block_size = 4096;  // a multiple of 4 (see Rng groups)
+
+inline std::size_t block_count(std::size_t n, std::size_t block_size = default_block_size) {
+  return (n + block_size - 1) / block_size;
+}
+
+// Threads used by parallel loops (0: OpenMP's default).
+inline void set_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+}
+inline int max_threads() { return omp_get_max_threads(); }
+
+namespace detail {
+// Exceptions may not leave an OpenMP region: keep the one from the lowest block and rethrow it
+// after the loop, so even the error is the same on any thread count.
+class FirstError {
+ public:
+  void keep(std::size_t block, std::exception_ptr e) {
+    std::lock_guard lock(mutex_);
+    if (!error_ || block < block_) {
+      error_ = e;
+      block_ = block;
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr error_;
+  std::size_t block_ = 0;
+};
+}  // namespace detail
+
+// Calls f(begin, end, block) for every block of [0, n), in parallel. f may write only to the
+// agents of its block (and to per-block buffers indexed by `block`).
+template <class F>
+void for_blocks(std::size_t n, F&& f, std::size_t block_size = default_block_size) {
+  const auto blocks = static_cast<std::int64_t>(block_count(n, block_size));
+  detail::FirstError error;
+#pragma omp parallel for schedule(static)
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    try {
+      const std::size_t begin = static_cast<std::size_t>(b) * block_size;
+      f(begin, std::min(n, begin + block_size), static_cast<std::size_t>(b));
+    } catch (...) {
+      error.keep(static_cast<std::size_t>(b), std::current_exception());
+    }
+  }
+  error.rethrow();
+}
+
+// Per-block partials, computed in parallel: partial(begin, end, block) -> T.
+template <class T, class F>
+std::vector<T> block_partials(std::size_t n, F&& partial,
+                              std::size_t block_size = default_block_size) {
+  std::vector<T> partials(block_count(n, block_size));
+  for_blocks(
+      n, [&](std::size_t begin, std::size_t end, std::size_t b) { partials[b] = partial(begin, end, b); },
+      block_size);
+  return partials;
+}
+
+// Sum of term(i) over [0, n): in index order inside a block, block partials in block order.
+template <class F>
+double sum(std::size_t n, F&& term, std::size_t block_size = default_block_size) {
+  const auto partials = block_partials<double>(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t) {
+        double s = 0.0;
+        for (std::size_t i = begin; i < end; ++i) s += term(i);
+        return s;
+      },
+      block_size);
+  double total = 0.0;
+  for (double p : partials) total += p;
+  return total;
+}
+
+}  // namespace sim

@@ -1,0 +1,91 @@
+#include "sim/permutation.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <utility>
+
+#include "sim/parallel.hpp"
+
+namespace sim {
+namespace {
+
+// Elements per scatter block; a multiple of 4 so that a draw group never straddles two blocks.
+constexpr std::size_t scatter_block = 1 << 16;
+// Mean elements per bucket: a bucket's shuffle stays in the L1/L2 cache.
+constexpr std::size_t mean_bucket_size = 2048;
+constexpr std::uint64_t shuffle_counter_base = std::uint64_t{1} << 63;
+
+unsigned bucket_bits(std::size_t n) {
+  const std::size_t wanted = std::max<std::size_t>(1, n / mean_bucket_size);
+  const std::size_t buckets = std::min<std::size_t>(std::bit_ceil(wanted), 1 << 16);
+  return static_cast<unsigned>(std::countr_zero(buckets));
+}
+
+}  // namespace
+
+void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
+                             std::span<std::uint32_t> out) {
+  const std::size_t n = out.size();
+  const unsigned bits = bucket_bits(n);
+  const std::size_t buckets = std::size_t{1} << bits;
+  const std::size_t blocks = block_count(n, scatter_block);
+  const Keyed key{stream};
+
+  // 1. Each element draws its bucket; each block counts its elements per bucket.
+  bucket_of_.resize(n);
+  offsets_.assign(blocks * buckets, 0);
+  for_blocks(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t block) {
+        std::uint32_t* count = &offsets_[block * buckets];
+        for (std::size_t chunk_begin = begin; chunk_begin < end; chunk_begin += 4) {
+          Rng rng{seed, key, step, chunk_begin / 4};
+          const std::size_t chunk_end = std::min(end, chunk_begin + 4);
+          for (std::size_t i = chunk_begin; i < chunk_end; ++i) {
+            const std::uint64_t r = rng.bits();
+            const auto bucket = static_cast<std::uint16_t>(bits == 0 ? 0 : r >> (64 - bits));
+            bucket_of_[i] = bucket;
+            ++count[bucket];
+          }
+        }
+      },
+      scatter_block);
+
+  // 2. Exclusive prefix sums, bucket-major then block: where each block writes in each bucket.
+  bucket_begin_.assign(buckets + 1, 0);
+  std::uint32_t position = 0;
+  for (std::size_t k = 0; k < buckets; ++k) {
+    bucket_begin_[k] = position;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const std::uint32_t c = offsets_[b * buckets + k];
+      offsets_[b * buckets + k] = position;
+      position += c;
+    }
+  }
+  bucket_begin_[buckets] = position;
+
+  // 3. Scatter, keeping index order inside each bucket.
+  for_blocks(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t block) {
+        std::uint32_t* next = &offsets_[block * buckets];
+        for (std::size_t i = begin; i < end; ++i) out[next[bucket_of_[i]]++] = static_cast<std::uint32_t>(i);
+      },
+      scatter_block);
+
+  // 4. Fisher-Yates inside each bucket, each with its own counter.
+  const auto bucket_count = static_cast<std::int64_t>(buckets);
+#pragma omp parallel for schedule(dynamic, 8)
+  for (std::int64_t k = 0; k < bucket_count; ++k) {
+    const std::uint32_t first = bucket_begin_[k];
+    const std::uint32_t size = bucket_begin_[k + 1] - first;
+    Rng rng{seed, key, step, shuffle_counter_base + static_cast<std::uint64_t>(k)};
+    std::uint32_t* items = out.data() + first;
+    for (std::uint32_t i = size; i > 1; --i) {
+      const auto j = static_cast<std::uint32_t>(rng.below(i));
+      std::swap(items[i - 1], items[j]);
+    }
+  }
+}
+
+}  // namespace sim

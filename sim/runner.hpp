@@ -1,0 +1,38 @@
+#pragma once
+// One run from a scenario to its output file, with progress, flushing and signal handling.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.hpp"
+
+namespace sim {
+
+struct RunOptions {
+  std::filesystem::path out;
+  bool overwrite = false;
+  int threads = 0;            // 0: OpenMP's default
+  bool progress = false;      // a progress line on stderr
+  std::string command_line;
+};
+
+struct RunResult {
+  std::string status;         // "complete", "interrupted" or "failed"
+  int exit_code = 0;          // 0, 130 (SIGINT), 143 (SIGTERM) or 3 (failed)
+  std::string error;          // why it failed
+  std::int64_t steps_completed = 0;
+  double wall_seconds = 0.0;
+  std::vector<std::pair<std::string, double>> final_values;  // each series at the last record
+};
+
+// Runs the scenario, writing `options.out`. SIGINT and SIGTERM stop the run after the current
+// step: the file is flushed and marked "interrupted". A RunError (money not conserved, a
+// non-finite value) marks the file "failed". Throws InputError before anything is written
+// when the output cannot be created.
+RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
+
+// The current time in ISO 8601, UTC.
+std::string utc_now();
+
+}  // namespace sim

@@ -1,0 +1,35 @@
+#include "sim/simulation.hpp"
+
+#include <stdexcept>
+
+namespace sim {
+
+Simulation::Simulation(const Scenario& scenario)
+    : spec_(scenario.model), ledger_(scenario.model->flow_types, scenario.model->sectors) {
+  model_ = spec_->make(ModelInit{scenario.params, scenario.seed, ledger_});
+  phases_ = model_->phases();
+  if (phases_.size() != spec_->phase_names.size())
+    throw std::logic_error("model '" + spec_->name + "' declares other phases than it runs");
+  for (std::size_t i = 0; i < phases_.size(); ++i)
+    if (phases_[i].name != spec_->phase_names[i])
+      throw std::logic_error("model '" + spec_->name + "': phase '" + phases_[i].name +
+                             "' is declared as '" + spec_->phase_names[i] + "'");
+  context_.seed = scenario.seed;
+  context_.step = 0;
+  context_.ledger = &ledger_;
+  values_.assign(spec_->series.size(), 0.0);
+  ledger_.check(0, model_->money_in_accounts());
+}
+
+void Simulation::step() {
+  ++context_.step;
+  for (auto& phase : phases_) phase.run(context_);
+  ledger_.check(context_.step, model_->money_in_accounts());
+}
+
+std::span<const double> Simulation::measure() {
+  model_->measure(values_);
+  return values_;
+}
+
+}  // namespace sim

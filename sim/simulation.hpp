@@ -1,0 +1,44 @@
+#pragma once
+// One run in memory: a model, its ledger and its step loop. The runner adds the output file,
+// signals and progress; tests and sweeps use this directly.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "sim/ledger.hpp"
+#include "sim/model.hpp"
+#include "sim/scenario.hpp"
+
+namespace sim {
+
+class Simulation {
+ public:
+  // Builds the model from the scenario's parameters and checks the opening balances.
+  explicit Simulation(const Scenario& scenario);
+
+  // Advances one step: every phase in order, then the stock-flow check (RunError on failure).
+  void step();
+
+  std::int64_t steps_done() const { return context_.step; }
+  double time() const { return model_->time_at(context_.step); }
+  // Every declared series for the current state, in declaration order.
+  std::span<const double> measure();
+  // Flows since the last call, with the change_in_money row completed.
+  FlowMatrix take_flows() { return ledger_.take_flows(); }
+
+  const ModelSpec& spec() const { return *spec_; }
+  Model& model() { return *model_; }
+  const Ledger& ledger() const { return ledger_; }
+  const std::vector<Phase>& phases() const { return phases_; }
+
+ private:
+  const ModelSpec* spec_;
+  Ledger ledger_;
+  std::unique_ptr<Model> model_;
+  std::vector<Phase> phases_;
+  StepContext context_;
+  std::vector<double> values_;
+};
+
+}  // namespace sim

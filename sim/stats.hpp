@@ -1,0 +1,41 @@
+#pragma once
+// Distribution statistics used by the models' outputs. Inputs are sorted ascending where the
+// name says so; all sums run in index order, so results are deterministic.
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace sim {
+
+// Gini coefficient of sorted values: G = 2 sum_i i x_(i) / (n sum x) - (n + 1) / n, i = 1..n.
+// 0 for equal values; (n - 1) / n when one holds everything. Defined for any real values (with
+// negative values it may exceed 1); NaN when the sum is 0.
+double gini_sorted(std::span<const double> sorted);
+
+// Number of members in the top `fraction` of n: round(fraction * n), at least 1.
+std::size_t top_count(std::size_t n, double fraction);
+
+// Share of the total held by the top `fraction` of sorted values (e.g. 0.1 for the top 10 %).
+double top_share_sorted(std::span<const double> sorted, double fraction);
+
+// Median of sorted values (the mean of the middle two when n is even).
+double median_sorted(std::span<const double> sorted);
+
+// A copy of `values`, sorted ascending, using the available threads (sorted halves merged).
+std::vector<double> sorted_copy(std::span<const double> values);
+
+// Summary of a wealth distribution, from sorted values.
+struct DistributionSummary {
+  double gini = 0.0;
+  double top10_share = 0.0;
+  double top1_share = 0.0;
+  double largest_share = 0.0;     // the richest member's share
+  double below_mean_share = 0.0;  // share of members strictly below the mean
+  double mean = 0.0;
+  double median = 0.0;
+  double var_over_mean_sq = 0.0;  // population variance / mean^2
+  double negative_share = 0.0;    // share of members below zero
+};
+DistributionSummary summarise_sorted(std::span<const double> sorted);
+
+}  // namespace sim

@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "sim/parallel.hpp"
+#include "sim/permutation.hpp"
+
+namespace {
+enum class TestStream : std::uint64_t { Perm = 910 };
+
+std::vector<std::uint32_t> permutation(std::size_t n, std::uint64_t step, int threads) {
+  sim::set_threads(threads);
+  std::vector<std::uint32_t> out(n);
+  sim::Permuter permuter;
+  permuter.permute(3, TestStream::Perm, step, out);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a permutation holds every index exactly once", "[parallel]") {
+  for (std::size_t n : {1u, 2u, 3u, 5000u, 300001u}) {
+    auto p = permutation(n, 1, 2);
+    std::sort(p.begin(), p.end());
+    std::vector<std::uint32_t> identity(n);
+    std::iota(identity.begin(), identity.end(), 0u);
+    CHECK(p == identity);
+  }
+}
+
+TEST_CASE("a permutation is the same on 1, 2 and 4 threads", "[parallel][determinism]") {
+  const auto one = permutation(300001, 5, 1);
+  CHECK(permutation(300001, 5, 2) == one);
+  CHECK(permutation(300001, 5, 4) == one);
+  CHECK(permutation(300001, 6, 2) != one);
+}
+
+TEST_CASE("a permutation is uniform: each element lands in each position equally often", "[parallel]") {
+  // n = 6 over 60000 steps: position counts of element 0 and position-of-pair statistics.
+  // Each of the 6 positions expects 10000; chi-square with 5 degrees of freedom, 0.999 quantile 20.5.
+  constexpr std::size_t n = 6;
+  constexpr int trials = 60000;
+  std::vector<int> where(n, 0);
+  sim::Permuter permuter;
+  std::vector<std::uint32_t> out(n);
+  for (int t = 0; t < trials; ++t) {
+    permuter.permute(17, TestStream::Perm, static_cast<std::uint64_t>(t), out);
+    ++where[std::find(out.begin(), out.end(), 0u) - out.begin()];
+  }
+  double chi2 = 0.0;
+  for (int c : where) chi2 += (c - 10000.0) * (c - 10000.0) / 10000.0;
+  CHECK(chi2 < 20.5);
+}
+
+TEST_CASE("a large permutation spreads elements across buckets uniformly", "[parallel]") {
+  // With n = 100000 many buckets are used; the mean position of the first 1000 elements must be
+  // near n/2 (sd of the mean: n / sqrt(12 * 1000) ~ 913; 5 sd allowed).
+  const auto p = permutation(100000, 9, 2);
+  std::vector<std::size_t> position(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) position[p[i]] = i;
+  double mean = 0.0;
+  for (std::size_t e = 0; e < 1000; ++e) mean += static_cast<double>(position[e]);
+  mean /= 1000.0;
+  CHECK(std::abs(mean - 50000.0) < 5 * 913.0);
+}
+
+TEST_CASE("block sums are bitwise identical on any thread count", "[parallel][determinism]") {
+  std::vector<double> x(1000003);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 1.0 / (1.0 + static_cast<double>(i % 977)) * (i % 3 ? 1e8 : 1e-8);
+  auto total = [&](int threads) {
+    sim::set_threads(threads);
+    return sim::sum(x.size(), [&](std::size_t i) { return x[i]; });
+  };
+  const double one = total(1);
+  CHECK(total(2) == one);
+  CHECK(total(4) == one);
+  CHECK(total(3) == one);
+}
+
+TEST_CASE("an exception in a parallel loop reaches the caller: the lowest block's", "[parallel]") {
+  sim::set_threads(4);
+  try {
+    sim::for_blocks(100000, [](std::size_t, std::size_t, std::size_t block) {
+      if (block >= 3) throw std::runtime_error("block " + std::to_string(block));
+    });
+    FAIL("no exception");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()) == "block 3");
+  }
+}

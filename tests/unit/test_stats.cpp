@@ -1,0 +1,49 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "sim/stats.hpp"
+
+TEST_CASE("Gini of hand-computed cases", "[stats]") {
+  CHECK(sim::gini_sorted(std::vector<double>{1, 1, 1, 1}) == Approx(0.0).margin(1e-15));
+  // One of four holds everything: (n - 1) / n.
+  CHECK(sim::gini_sorted(std::vector<double>{0, 0, 0, 4}) == Approx(0.75));
+  // 1, 2, 3, 4: mean absolute difference over all ordered pairs = 20/16 = 1.25; G = 1.25 / (2 * 2.5) = 0.25.
+  CHECK(sim::gini_sorted(std::vector<double>{1, 2, 3, 4}) == Approx(0.25));
+  // 0, 1: G = 0.5.
+  CHECK(sim::gini_sorted(std::vector<double>{0, 1}) == Approx(0.5));
+  CHECK(std::isnan(sim::gini_sorted(std::vector<double>{0, 0})));
+}
+
+TEST_CASE("top shares, median and counts of hand-computed cases", "[stats]") {
+  std::vector<double> v{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  // total 55
+  CHECK(sim::top_count(10, 0.1) == 1);
+  CHECK(sim::top_count(1000, 0.01) == 10);
+  CHECK(sim::top_count(5, 0.01) == 1);
+  CHECK(sim::top_share_sorted(v, 0.1) == Approx(10.0 / 55.0));
+  CHECK(sim::top_share_sorted(v, 0.2) == Approx(19.0 / 55.0));
+  CHECK(sim::median_sorted(v) == Approx(5.5));
+  CHECK(sim::median_sorted(std::vector<double>{1, 7, 9}) == Approx(7.0));
+}
+
+TEST_CASE("a distribution summary of a hand-computed case", "[stats]") {
+  const std::vector<double> v{-1, 0, 1, 2, 8};  // total 10, mean 2
+  const auto s = sim::summarise_sorted(v);
+  CHECK(s.mean == Approx(2.0));
+  CHECK(s.median == Approx(1.0));
+  CHECK(s.largest_share == Approx(0.8));
+  CHECK(s.below_mean_share == Approx(0.6));
+  CHECK(s.negative_share == Approx(0.2));
+  // variance: (9 + 4 + 1 + 0 + 36) / 5 = 10; over mean^2 = 2.5.
+  CHECK(s.var_over_mean_sq == Approx(2.5));
+  CHECK(s.top10_share == Approx(0.8));
+}
+
+TEST_CASE("a parallel sorted copy equals std::sort", "[stats]") {
+  std::vector<double> v(200003);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<double>(i) * 12.9898) * 43758.5453;
+  auto expected = v;
+  std::sort(expected.begin(), expected.end());
+  CHECK(sim::sorted_copy(v) == expected);
+}
