@@ -1,0 +1,479 @@
+#include "sim/run_file.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+#include "sim/error.hpp"
+#include "sim/h5.hpp"
+
+namespace sim {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* format_name = "commons-sim/1";
+// 1024 records of 8 bytes: chunks of 8 KiB, so a reader following a running file fetches
+// little, and a run of a million steps still has only ~1000 chunks per series.
+constexpr hsize_t series_chunk_rows = 1024;
+// Flow-matrix chunks hold at most this many values (64 KiB of float64).
+constexpr hsize_t flows_chunk_values = 8192;
+constexpr const char* change_in_money = "change_in_money";
+
+// Everything that can be said about the path before HDF5 touches it, so that a refused run
+// leaves an existing file byte for byte as it was.
+void check_output_path(const fs::path& path, bool overwrite) {
+  const std::string shown = path.string();
+  auto cannot = [&](const std::string& reason) {
+    return InputError("cannot create output file '" + shown + "': " + reason);
+  };
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (fs::exists(status)) {
+    if (fs::is_directory(status)) throw cannot(std::strerror(EISDIR));
+    if (!overwrite) throw InputError("output file '" + shown + "' exists; use --overwrite to replace it");
+    if (::access(path.c_str(), W_OK) != 0) throw cannot(std::strerror(errno));
+    return;
+  }
+  fs::path parent = path.parent_path();
+  if (parent.empty()) parent = ".";
+  const auto parent_status = fs::status(parent, ec);
+  if (!fs::exists(parent_status)) throw cannot(std::strerror(ENOENT));
+  if (!fs::is_directory(parent_status)) throw cannot(std::strerror(ENOTDIR));
+  if (::access(parent.c_str(), W_OK | X_OK) != 0) throw cannot(std::strerror(errno));
+}
+
+std::vector<std::string> ledger_flow_types(const ModelSpec& model) {
+  std::vector<std::string> names = model.flow_types;
+  names.emplace_back(change_in_money);
+  return names;
+}
+
+void check_names(const ModelSpec& model) {
+  std::vector<std::string> taken{"step", model.time_name};
+  if (model.time_name == "step" || model.time_name.empty() ||
+      model.time_name.find('/') != std::string::npos)
+    throw std::logic_error("model '" + model.name + "': time_name '" + model.time_name +
+                           "' cannot name a dataset beside 'step'");
+  for (const auto& s : model.series) {
+    if (s.name.empty() || s.name.find('/') != std::string::npos || s.name == "." ||
+        std::find(taken.begin(), taken.end(), s.name) != taken.end())
+      throw std::logic_error("model '" + model.name + "': series name '" + s.name +
+                             "' is empty, repeated, contains '/' or clashes with step/" +
+                             model.time_name);
+    taken.push_back(s.name);
+  }
+}
+
+std::string escape_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct RunFile::Impl {
+  fs::path path;
+  const ModelSpec* model = nullptr;
+  // Declared first so that it is destroyed last, after the datasets in it.
+  h5::Handle file;
+  h5::Handle progress;
+  h5::Extendible step;
+  h5::Extendible time;
+  std::vector<h5::Extendible> series;
+  h5::Extendible flow_step;
+  h5::Extendible flow_time;
+  h5::Extendible flows;
+  std::size_t flow_cells = 0;
+  bool finished = false;
+
+  void create_meta(const Scenario& scenario, const RunMeta& meta);
+  void create_scenario(const Scenario& scenario);
+  void create_series();
+  void create_flows();
+  void close_datasets();
+};
+
+void RunFile::Impl::create_meta(const Scenario& scenario, const RunMeta& meta) {
+  h5::Handle group = h5::create_group(file.id(), "meta");
+  const hid_t g = group.id();
+  h5::write_attribute(g, "format", format_name);
+  h5::write_attribute(g, "version", meta.version);
+  h5::write_attribute(g, "git_commit", meta.git_commit);
+  h5::write_attribute(g, "command_line", meta.command_line);
+  h5::write_attribute(g, "model", model->name);
+  h5::write_attribute(g, "seed", static_cast<std::uint64_t>(scenario.seed));
+  h5::write_attribute(g, "threads", static_cast<std::int64_t>(meta.threads));
+  h5::write_attribute(g, "phases", model->phase_names);
+  h5::write_attribute(g, "start_time", meta.start_time);
+  h5::write_attribute(g, "end_time", "");
+  h5::write_attribute(g, "wall_seconds", 0.0);
+  h5::write_attribute(g, "steps_completed", std::int64_t{0});
+  h5::write_attribute(g, "status", "running");
+  // SWMR lets a writer change raw data only, not attributes, so the count a reader can follow
+  // while the run goes on lives in a dataset.
+  progress = h5::create_scalar(g, "progress", H5T_STD_I64LE);
+  h5::write_scalar(progress.id(), 0);
+  h5::write_attribute(progress.id(), "description",
+                      "steps completed at the last flush; readable while the run is writing");
+}
+
+void RunFile::Impl::create_scenario(const Scenario& scenario) {
+  h5::Handle group = h5::create_group(file.id(), "scenario");
+  h5::write_attribute(group.id(), "text", scenario.resolved_text);
+  h5::write_attribute(group.id(), "file", scenario.file.string());
+  for (const auto& [name, value] : scenario.params.all())
+    h5::write_attribute(group.id(), name, value.text);
+}
+
+void RunFile::Impl::create_series() {
+  h5::Handle group = h5::create_group(file.id(), "series");
+  const hid_t g = group.id();
+  step = h5::Extendible::create(g, "step", H5T_STD_I64LE, {}, series_chunk_rows);
+  h5::write_attribute(step.id(), "units", "1");
+  h5::write_attribute(step.id(), "description",
+                      "the step at whose end the record was taken (0: the initial state)");
+  h5::make_scale(step.id(), "step");
+
+  // The time is a coordinate along step, not a scale of its own: a dataset that is a scale
+  // cannot have `step` attached, and xarray would then see a second, unrelated dimension.
+  time = h5::Extendible::create(g, model->time_name, H5T_IEEE_F64LE, {}, series_chunk_rows);
+  h5::write_attribute(time.id(), "units", model->time_units);
+  h5::write_attribute(time.id(), "description", "simulated time at the end of the step");
+  h5::attach_scale(time.id(), step.id(), 0);
+
+  series.reserve(model->series.size());
+  for (const auto& spec : model->series) {
+    auto dataset = h5::Extendible::create(g, spec.name, H5T_IEEE_F64LE, {}, series_chunk_rows);
+    h5::write_attribute(dataset.id(), "units", spec.units);
+    h5::write_attribute(dataset.id(), "description", spec.description);
+    // CF convention: xarray makes the time an (auxiliary) coordinate of every series.
+    h5::write_attribute(dataset.id(), "coordinates", model->time_name);
+    h5::attach_scale(dataset.id(), step.id(), 0);
+    series.push_back(std::move(dataset));
+  }
+}
+
+void RunFile::Impl::create_flows() {
+  const auto flow_types = ledger_flow_types(*model);
+  const auto& sectors = model->sectors;
+  flow_cells = flow_types.size() * sectors.size();
+
+  h5::Handle group = h5::create_group(file.id(), "flows");
+  const hid_t g = group.id();
+  // xarray looks for a dimension's scale in the group being opened and its parents, so the
+  // flows group carries its own copy of step and time rather than pointing into /series.
+  flow_step = h5::Extendible::create(g, "step", H5T_STD_I64LE, {}, series_chunk_rows);
+  h5::write_attribute(flow_step.id(), "units", "1");
+  h5::write_attribute(flow_step.id(), "description", "the step of the record, as /series/step");
+  h5::make_scale(flow_step.id(), "step");
+
+  flow_time = h5::Extendible::create(g, model->time_name, H5T_IEEE_F64LE, {}, series_chunk_rows);
+  h5::write_attribute(flow_time.id(), "units", model->time_units);
+  h5::write_attribute(flow_time.id(), "description", "simulated time at the end of the step");
+  h5::attach_scale(flow_time.id(), flow_step.id(), 0);
+
+  h5::Handle flow_type = h5::write_strings(g, "flow_type", flow_types);
+  h5::write_attribute(flow_type.id(), "description", "ledger flow types; the last row is change_in_money");
+  h5::make_scale(flow_type.id(), "flow_type");
+  h5::Handle sector = h5::write_strings(g, "sector", sectors);
+  h5::write_attribute(sector.id(), "description", "ledger sectors");
+  h5::make_scale(sector.id(), "sector");
+
+  const hsize_t chunk_rows =
+      std::clamp<hsize_t>(flows_chunk_values / std::max<hsize_t>(flow_cells, 1), 1, series_chunk_rows);
+  flows = h5::Extendible::create(g, "matrix", H5T_IEEE_F64LE, {flow_types.size(), sectors.size()},
+                                 chunk_rows);
+  h5::write_attribute(flows.id(), "units", "money");
+  h5::write_attribute(flows.id(), "description",
+                      "money moved since the previous record, by flow type and sector: inflows "
+                      "positive, outflows negative; change_in_money is minus each column's sum");
+  h5::write_attribute(flows.id(), "coordinates", model->time_name);
+  h5::attach_scale(flows.id(), flow_step.id(), 0);
+  h5::attach_scale(flows.id(), flow_type.id(), 1);
+  h5::attach_scale(flows.id(), sector.id(), 2);
+}
+
+void RunFile::Impl::close_datasets() {
+  progress.close();
+  step.close();
+  time.close();
+  for (auto& s : series) s.close();
+  flow_step.close();
+  flow_time.close();
+  flows.close();
+}
+
+RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario, const RunMeta& meta)
+    : impl_(std::make_unique<Impl>()) {
+  if (scenario.model == nullptr) throw std::logic_error("RunFile: scenario has no model");
+  check_names(*scenario.model);
+  check_output_path(path, overwrite);
+  impl_->path = path;
+  impl_->model = scenario.model;
+
+  h5::silence_errors();
+  {
+    h5::Handle fapl = h5::file_access_latest();
+    try {
+      impl_->file = h5::create_file(path, fapl.id());
+    } catch (const h5::Error& e) {
+      throw InputError("cannot create output file '" + path.string() + "' (" + e.what() + ")");
+    }
+  }
+  impl_->create_meta(scenario, meta);
+  impl_->create_scenario(scenario);
+  impl_->create_series();
+  if (!scenario.model->sectors.empty()) impl_->create_flows();
+  // From here on only raw data changes, which is what SWMR readers can follow; every group,
+  // attribute and scale exists already, and only dataset handles are open.
+  h5::check(H5Fstart_swmr_write(impl_->file.id()), impl_->file.id(), "", "start SWMR writing to");
+}
+
+RunFile::~RunFile() {
+  if (!impl_ || !impl_->file || impl_->finished) return;
+  // Unflushed records still reach the file when it closes; status stays "running".
+  H5Fflush(impl_->file.id(), H5F_SCOPE_LOCAL);
+  impl_->progress.reset();
+  impl_->step = {};
+  impl_->time = {};
+  impl_->series.clear();
+  impl_->flow_step = {};
+  impl_->flow_time = {};
+  impl_->flows = {};
+  impl_->file.reset();
+}
+
+void RunFile::append(std::int64_t step, double time, std::span<const double> values,
+                     std::span<const double> flows) {
+  Impl& f = *impl_;
+  if (f.finished) throw std::logic_error("RunFile::append after finish");
+  if (values.size() != f.series.size())
+    throw std::logic_error("RunFile::append: " + std::to_string(values.size()) + " values for " +
+                           std::to_string(f.series.size()) + " declared series");
+  if (flows.size() != f.flow_cells)
+    throw std::logic_error("RunFile::append: flow matrix of " + std::to_string(flows.size()) +
+                           " cells, expected " + std::to_string(f.flow_cells));
+  f.step.append(std::span<const std::int64_t>(&step, 1));
+  f.time.append(std::span<const double>(&time, 1));
+  for (std::size_t i = 0; i < values.size(); ++i) f.series[i].append(values.subspan(i, 1));
+  if (f.flow_cells > 0) {
+    f.flow_step.append(std::span<const std::int64_t>(&step, 1));
+    f.flow_time.append(std::span<const double>(&time, 1));
+    f.flows.append(flows);
+  }
+}
+
+void RunFile::flush(std::int64_t steps_completed) {
+  Impl& f = *impl_;
+  if (f.finished) throw std::logic_error("RunFile::flush after finish");
+  h5::write_scalar(f.progress.id(), steps_completed);
+  h5::check(H5Fflush(f.file.id(), H5F_SCOPE_LOCAL), f.file.id(), "", "flush");
+}
+
+void RunFile::finish(const std::string& status, std::int64_t steps_completed, double wall_seconds,
+                     const std::string& end_time) {
+  Impl& f = *impl_;
+  if (f.finished) throw std::logic_error("RunFile::finish called twice");
+  f.finished = true;
+  h5::write_scalar(f.progress.id(), steps_completed);
+  f.close_datasets();
+  f.file.close();
+  // Attributes cannot change under SWMR, so the file is reopened without it for the final
+  // ones. A reader that still has the file open in SWMR mode keeps working.
+  h5::Handle fapl = h5::file_access_latest();
+  f.file = h5::open_file(f.path, H5F_ACC_RDWR, fapl.id());
+  {
+    h5::Handle meta = h5::open_group(f.file.id(), "meta");
+    h5::write_attribute(meta.id(), "status", status);
+    h5::write_attribute(meta.id(), "steps_completed", steps_completed);
+    h5::write_attribute(meta.id(), "end_time", end_time);
+    h5::write_attribute(meta.id(), "wall_seconds", wall_seconds);
+  }
+  f.file.close();
+}
+
+const fs::path& RunFile::path() const { return impl_->path; }
+
+std::string output_doc_markdown(const ModelList& models) {
+  std::ostringstream md;
+  md << R"(# Output files
+
+<!-- Generated by `commons-sim docs` from sim/run_file.cpp and the models' declared series.
+     Edit those, not this file. -->
+
+Every run writes one HDF5 file, format `commons-sim/1` (attribute `/meta/format`). It is
+written with the HDF5 1.10 file format (`libver="latest"`), so it needs HDF5 1.10 or newer
+(h5py 2.5 or newer built against it).
+
+## Layout
+
+```
+/series/step          int64   [step]                     dimension scale "step"
+/series/<time>        float64 [step]                     simulated time ("year" or "time")
+/series/<name>        float64 [step]                     one per declared series
+/flows/step           int64   [step]                     dimension scale "step" (same values)
+/flows/<time>         float64 [step]
+/flows/flow_type      string  [flow_type]                dimension scale "flow_type"
+/flows/sector         string  [sector]                   dimension scale "sector"
+/flows/matrix         float64 [step, flow_type, sector]  the transaction-flow matrix
+/scenario             group, attributes only
+/meta                 group, attributes
+/meta/progress        int64   scalar                     steps completed at the last flush
+```
+
+One record is written per recorded step (`[sim] record_every`, plus the initial state at step 0
+and the last step). `step` holds the actual step numbers, so records need not be evenly spaced.
+Strings (attributes and datasets) are variable-length UTF-8; h5py reads them as `str`.
+
+### `/series`
+
+* `step`: the step at whose end the record was taken (0 is the initial state). It is the
+  dimension scale of dimension 0 of every dataset in the group.
+* `<time>`: the simulated time of the record, named by the model (`year` for models stepped in
+  months, else `time`); attribute `units`. It is not a scale of its own (HDF5 cannot attach a
+  scale to a scale); it is a coordinate along `step`: `step` is attached to it, and every series
+  names it in a CF `coordinates` attribute, so xarray shows it as a coordinate `<time>(step)`.
+* `<name>`: one float64 dataset per declared series (tables below), attributes `units`
+  (`1` for dimensionless), `description` and `coordinates`.
+
+### `/flows`
+
+Present only for models that declare ledger sectors. `matrix[step, flow_type, sector]` is the
+money moved since the previous record: inflows positive, outflows negative. Every transfer adds
+to one row twice with opposite signs, so each row sums to zero; the last row, `change_in_money`,
+is minus each column's sum, so each column sums to zero too (a Godley table). Only named money
+creation and destruction leave a row unbalanced. `flow_type` and `sector` hold the names and
+are the dimension scales of dimensions 1 and 2; the group has its own `step` scale and time
+coordinate so that it opens on its own in xarray.
+
+### `/scenario`
+
+Attributes only: `text`, the fully resolved scenario (running it again reproduces the run);
+`file`, the scenario file named on the command line; and one string attribute per parameter,
+named `section.key` (for example `sim.seed`), holding its value as written in the resolved
+scenario (a schedule keeps its schedule syntax).
+
+### `/meta`
+
+| attribute | type | meaning |
+|---|---|---|
+| `format` | string | `commons-sim/1` |
+| `version` | string | commons-sim version |
+| `git_commit` | string | commit the program was built from (`unknown` outside git) |
+| `command_line` | string | the command as typed |
+| `model` | string | the model's name |
+| `seed` | uint64 | `[sim] seed` |
+| `threads` | int64 | OpenMP threads used |
+| `phases` | string array | the model's phases, in the order of the step |
+| `start_time` | string | ISO 8601, UTC |
+| `end_time` | string | ISO 8601, UTC; empty until the run finishes |
+| `wall_seconds` | float64 | run time; 0 until the run finishes |
+| `steps_completed` | int64 | steps simulated; 0 until the run finishes |
+| `status` | string | see below |
+
+`status` is `running` while the run goes on, then `complete` (every step ran), `interrupted`
+(stopped by SIGINT or SIGTERM; the last simulated state is recorded) or `failed` (the run
+stopped on an error such as money not being conserved; the records before it are kept). A file
+whose status is still `running` after its process ended comes from a run that was killed.
+
+The dataset `/meta/progress` holds the number of steps completed at the last flush. It exists
+because of how the file is written (next section); after the run it equals `steps_completed`.
+
+## While a run is writing (SWMR)
+
+The file is created with `libver="latest"`; every group, dataset, attribute and scale is
+created first, then the writer switches to single-writer/multiple-reader mode
+(`H5Fstart_swmr_write`). From then on it only appends records, and every `[sim] flush_every`
+records it flushes them and writes `/meta/progress`. HDF5's SWMR mode lets a writer change raw
+data only, not attributes, so the attributes of `/meta` keep their initial values (`status =
+running`, `steps_completed = 0`) until the run ends: then the writer closes the file, reopens it
+without SWMR and sets `status`, `steps_completed`, `end_time` and `wall_seconds`.
+
+To follow a running file, open it in SWMR read mode and refresh the datasets:
+
+```python
+import h5py
+f = h5py.File("run.h5", "r", libver="latest", swmr=True)
+step = f["series/step"]
+step.refresh(); f["meta/progress"].refresh()
+print(len(step), "records,", f["meta/progress"][()], "steps flushed")
+```
+
+A killed run (SIGKILL, power loss) leaves every flushed record readable, but HDF5 marks the file
+as still open for writing, and a plain `h5py.File("run.h5", "r")` refuses it ("file is already
+open for write"). Open it with `libver="latest", swmr=True` as above, or clear the mark once
+with `h5clear -s run.h5` (package hdf5-tools); its `status` still says `running`.
+
+## Reading a finished file
+
+With h5py:
+
+```python
+import h5py
+with h5py.File("run.h5", "r") as f:
+    print(dict(f["meta"].attrs))
+    step = f["series/step"][:]
+    wealth = f["series/n_money"][:]          # any declared series
+    flows = f["flows/matrix"][:]             # [step, flow_type, sector]
+    flow_types = f["flows/flow_type"][:].astype(str)
+```
+
+With xarray (h5netcdf engine), one group at a time, with named dimensions and coordinates:
+
+```python
+import xarray as xr
+series = xr.open_dataset("run.h5", engine="h5netcdf", group="series")
+df = series.to_dataframe()                   # index: step; columns: time and every series
+flows = xr.open_dataset("run.h5", engine="h5netcdf", group="flows")
+flows["matrix"].sel(flow_type="change_in_money")
+```
+
+## Series by model
+)";
+
+  for (const auto& model : models) {
+    md << "\n### " << model.name << "\n\n";
+    if (!model.summary.empty()) md << model.summary << "\n\n";
+    md << "Time coordinate: `/series/" << model.time_name << "` (units `" << model.time_units
+       << "`).\n\n";
+    md << "| series | units | description |\n|---|---|---|\n";
+    for (const auto& s : model.series)
+      md << "| `" << s.name << "` | " << escape_cell(s.units) << " | " << escape_cell(s.description)
+         << " |\n";
+    if (model.series.empty()) md << "| (none) | | |\n";
+    md << '\n';
+    if (model.sectors.empty()) {
+      md << "No ledger sectors: the file has no `/flows` group.\n";
+    } else {
+      md << "Flow types (rows of `/flows/matrix`): ";
+      const auto flow_types = ledger_flow_types(model);
+      for (std::size_t i = 0; i < flow_types.size(); ++i)
+        md << (i == 0 ? "" : ", ") << '`' << flow_types[i] << '`';
+      md << ".\n\nSectors (columns): ";
+      for (std::size_t i = 0; i < model.sectors.size(); ++i)
+        md << (i == 0 ? "" : ", ") << '`' << model.sectors[i] << '`';
+      md << ".\n";
+    }
+    if (!model.phase_names.empty()) {
+      md << "\nPhases of the step (`/meta/phases`): ";
+      for (std::size_t i = 0; i < model.phase_names.size(); ++i)
+        md << (i == 0 ? "" : ", ") << '`' << model.phase_names[i] << '`';
+      md << ".\n";
+    }
+  }
+  return md.str();
+}
+
+}  // namespace sim
