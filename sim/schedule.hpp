@@ -6,7 +6,9 @@
 //                              `0:0.1, 60:0.1, 120~0.3` hold 0.1 to step 60, ramp linearly to 0.3 at 120
 // The first point is at step 0; steps strictly increase; after the last point its value holds.
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sim {
@@ -32,5 +34,27 @@ class Schedule {
  private:
   std::vector<Point> points_{Point{}};
 };
+
+// Turns one value of a schedule into a number, or throws std::invalid_argument with a message
+// for the user (a Choice parser returns the index of the choice).
+using ScheduleValueParser = std::function<double(std::string_view)>;
+// Writes one value of a schedule back as text (the inverse of a ScheduleValueParser).
+using ScheduleValueWriter = std::function<std::string(double)>;
+
+// True if `text` uses the schedule syntax (`step:value` or `step~value` points), false for a
+// plain value.
+bool looks_like_schedule(std::string_view text);
+
+// Parses the syntax above. A plain value gives a constant schedule. `allow_ramps = false`
+// rejects `~` (Boolean and Choice values cannot ramp). Throws std::invalid_argument.
+Schedule parse_schedule(std::string_view text, const ScheduleValueParser& parse_value,
+                        bool allow_ramps = true);
+
+// The canonical text of a schedule: `0.1` for a constant, else `0:0.1, 60:0.2, 120~0.3`.
+// parse_schedule(schedule_text(s, w), p) == s when `w` and `p` are inverses.
+std::string schedule_text(const Schedule& schedule, const ScheduleValueWriter& write_value);
+
+// The shortest text that reads back as exactly `value` ("0.1", "1e+300", "100").
+std::string format_real(double value);
 
 }  // namespace sim
