@@ -9,11 +9,16 @@ namespace sim {
 
 std::string_view kind_name(ParamKind kind) {
   switch (kind) {
-    case ParamKind::Integer: return "integer";
-    case ParamKind::Real: return "real";
-    case ParamKind::Boolean: return "boolean";
-    case ParamKind::Choice: return "choice";
-    case ParamKind::Text: return "text";
+    case ParamKind::Integer:
+      return "integer";
+    case ParamKind::Real:
+      return "real";
+    case ParamKind::Boolean:
+      return "boolean";
+    case ParamKind::Choice:
+      return "choice";
+    case ParamKind::Text:
+      return "text";
   }
   return "unknown";
 }
@@ -100,8 +105,8 @@ namespace {
 
 [[noreturn]] void wrong_kind(std::string_view name, const ParamValue& v, std::string_view asked) {
   throw std::logic_error("parameter '" + std::string(name) + "' is " +
-                         std::string(v.spec ? kind_name(v.spec->kind) : "undeclared") +
-                         ", not " + std::string(asked));
+                         std::string(v.spec ? kind_name(v.spec->kind) : "undeclared") + ", not " +
+                         std::string(asked));
 }
 
 void require_constant(std::string_view name, const ParamValue& v) {
@@ -119,7 +124,9 @@ void ParamValues::set(std::string name, ParamValue value) {
   values_.insert_or_assign(std::move(name), std::move(value));
 }
 
-bool ParamValues::contains(std::string_view name) const { return values_.find(name) != values_.end(); }
+bool ParamValues::contains(std::string_view name) const {
+  return values_.find(name) != values_.end();
+}
 
 const ParamValue& ParamValues::at(std::string_view name) const {
   const auto it = values_.find(name);
@@ -185,13 +192,15 @@ std::string range_text(const ParamSpec& p) {
     case ParamKind::Real:
       if (std::isinf(p.min) && std::isinf(p.max)) return "";
       return "[" + format_real(p.min) + ", " + format_real(p.max) + "]";
-    case ParamKind::Boolean: return "true, false";
+    case ParamKind::Boolean:
+      return "true, false";
     case ParamKind::Choice: {
       std::string out;
       for (const auto& c : p.choices) out += (out.empty() ? "" : ", ") + c;
       return out;
     }
-    case ParamKind::Text: return "";
+    case ParamKind::Text:
+      return "";
   }
   return "";
 }
@@ -216,7 +225,8 @@ std::string md_cell(const std::string& s) {
 }  // namespace
 
 std::string params_as_text(const std::string& title, const ParamTable& table) {
-  const std::vector<std::string> header = {"name", "type", "default", "unit", "range", "description"};
+  const std::vector<std::string> header = {"name", "type",  "default",
+                                           "unit", "range", "description"};
   std::vector<std::vector<std::string>> rows;
   for (const auto& p : table) {
     rows.push_back({p.name, type_text(p), p.default_text.empty() ? "\"\"" : p.default_text, p.unit,

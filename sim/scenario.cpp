@@ -147,7 +147,8 @@ std::vector<ScannedKey> scan(const std::string& display, const std::string& text
     }
     sanitized += raw + "\n";
     if (s.front() == '[') {
-      if (s.back() != ']') throw InputError(where + "section header '" + s + "' has no closing ']'");
+      if (s.back() != ']')
+        throw InputError(where + "section header '" + s + "' has no closing ']'");
       std::string section = s.substr(1, s.size() - 2);
       if (trim(section).empty()) throw InputError(where + "empty section name '[]'");
       if (trim(section) != section) {
@@ -224,7 +225,8 @@ std::size_t parse_choice_value(const ParamSpec& spec, std::string_view text) {
 }
 
 // Resolves one value given for `spec` at `origin`: its normalised text and schedule.
-ParamValue resolve_value(const ParamSpec& spec, const std::string& given, const std::string& origin) {
+ParamValue resolve_value(const ParamSpec& spec, const std::string& given,
+                         const std::string& origin) {
   ParamValue out;
   out.spec = &spec;
   out.origin = origin;
@@ -255,7 +257,8 @@ ParamValue resolve_value(const ParamSpec& spec, const std::string& given, const 
       };
       write = [&spec](double v) { return spec.choices.at(static_cast<std::size_t>(v)); };
       break;
-    case ParamKind::Text: break;
+    case ParamKind::Text:
+      break;
   }
 
   const bool is_schedule = looks_like_schedule(given);

@@ -48,8 +48,9 @@ Schedule::Schedule(std::vector<Point> points) {
                                     std::to_string(p.step));
       }
       if (p.ramp) {
-        throw std::invalid_argument("a schedule cannot start with a ramp ('~'): there is "
-                                    "nothing to ramp from");
+        throw std::invalid_argument(
+            "a schedule cannot start with a ramp ('~'): there is "
+            "nothing to ramp from");
       }
     } else if (p.step <= points[i - 1].step) {
       throw std::invalid_argument("schedule steps must increase: step " + std::to_string(p.step) +

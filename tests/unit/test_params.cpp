@@ -191,11 +191,11 @@ TEST_CASE("the text table lists every column and marks schedules and sources", "
 
 TEST_CASE("the markdown table has a heading and the documented columns", "[params]") {
   const std::string md = sim::params_as_markdown("Demo model", demo_table());
-  CHECK(md.rfind("## Demo model\n\n| Name | Type | Default | Unit | Range | Description | Source |\n",
-                 0) == 0);
-  CHECK_THAT(md, Catch::Contains(
-                     "| `demo.chi` | real (schedulable) | `0.25` | 1/step | [0, 1] | "
-                     "Redistribution rate | Boghosian et al. 2017 |\n"));
+  CHECK(
+      md.rfind("## Demo model\n\n| Name | Type | Default | Unit | Range | Description | Source |\n",
+               0) == 0);
+  CHECK_THAT(md, Catch::Contains("| `demo.chi` | real (schedulable) | `0.25` | 1/step | [0, 1] | "
+                                 "Redistribution rate | Boghosian et al. 2017 |\n"));
   CHECK_THAT(md, Catch::Contains("| `demo.agents` | integer | `1000` | 1 | [1, 1000000] |"));
   CHECK_THAT(md, Catch::Contains("Talk \\| a lot"));  // a pipe cannot break the table
   CHECK_THAT(md, Catch::Contains("| `demo.label` | text |  | 1 |  | Free text |  |"));

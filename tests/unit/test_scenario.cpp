@@ -1,8 +1,9 @@
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "sim/error.hpp"
 #include "sim/model.hpp"
@@ -20,7 +21,10 @@ const sim::ModelList& toy_models() {
     toy.name = "toy";
     toy.summary = "a model for the scenario tests";
     toy.params = {
-        ParamSpec::real("toy.rate", 0.1).range(0, 1).describe("A schedulable rate").allow_schedule(),
+        ParamSpec::real("toy.rate", 0.1)
+            .range(0, 1)
+            .describe("A schedulable rate")
+            .allow_schedule(),
         ParamSpec::real("toy.chi", 0.0).range(0, 0.999).describe("A fixed rate"),
         ParamSpec::integer("toy.agents", 100).range(1, 1e6).describe("Agents"),
         ParamSpec::integer("toy.quota", 5).range(0, 1000).describe("Quota").allow_schedule(),
@@ -172,8 +176,8 @@ TEST_CASE("an including file's keys win over its includes; later includes over e
           "[scenario]") {
   const sim::Scenario s = load("composed.ini");
   CHECK(s.params.text("toy.label") == "from composed");  // the includer
-  CHECK(s.params.real("toy.chi") == 0.2);                 // other_base.ini over base.ini
-  CHECK(s.params.integer("toy.agents") == 10);            // only in base.ini
+  CHECK(s.params.real("toy.chi") == 0.2);                // other_base.ini over base.ini
+  CHECK(s.params.integer("toy.agents") == 10);           // only in base.ini
   CHECK(s.steps == 50);
   CHECK(s.seed == 7u);
   CHECK(s.params.at("toy.chi").origin == data("other_base.ini").string() + ":2");
@@ -300,7 +304,8 @@ TEST_CASE("a bad number names file, line, key and value", "[scenario]") {
                Catch::Contains("--set: toy.chi: "));
   }
   CHECK_THAT(error_of("toy_basic.ini", {"toy.chi="}), Catch::Contains("toy.chi: no value given"));
-  CHECK_THAT(error_of("toy_basic.ini", {"toy.chi=1.5x"}), Catch::Contains("'1.5x' is not a number"));
+  CHECK_THAT(error_of("toy_basic.ini", {"toy.chi=1.5x"}),
+             Catch::Contains("'1.5x' is not a number"));
   CHECK_THAT(error_of("toy_basic.ini", {"toy.chi=nan"}), Catch::Contains("'nan' is not a finite"));
 }
 
@@ -368,8 +373,7 @@ TEST_CASE("a missing model names the file", "[scenario]") {
   const std::string e = error_of("no_model.ini");
   CHECK_THAT(e, Catch::StartsWith(data("no_model.ini").string() + ": no model chosen"));
   CHECK_THAT(e, Catch::Contains("models: toy, other"));
-  CHECK_THAT(error_of("empty_model.ini"),
-             Catch::Contains("empty_model.ini:2: sim.model is empty"));
+  CHECK_THAT(error_of("empty_model.ini"), Catch::Contains("empty_model.ini:2: sim.model is empty"));
 }
 
 TEST_CASE("an unknown model suggests the nearest", "[scenario]") {
