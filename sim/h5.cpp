@@ -168,7 +168,14 @@ Handle open_file(const std::filesystem::path& path, unsigned flags, hid_t fapl) 
 }
 
 Handle create_group(hid_t loc, const std::string& name) {
-  return Handle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), loc, name,
+  // Creation order is tracked so that h5py and xarray list members and attributes in the order
+  // they were declared (series as the model declares them) rather than alphabetically.
+  Handle gcpl(check(H5Pcreate(H5P_GROUP_CREATE), loc, name, "create properties for group"),
+              Kind::PropertyList);
+  const unsigned order = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+  check(H5Pset_link_creation_order(gcpl.id(), order), loc, name, "track link order of group");
+  check(H5Pset_attr_creation_order(gcpl.id(), order), loc, name, "track attribute order of group");
+  return Handle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT), loc, name,
                       "create group"),
                 Kind::Group);
 }

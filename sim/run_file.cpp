@@ -98,12 +98,46 @@ struct RunFile::Impl {
   std::size_t flow_cells = 0;
   bool finished = false;
 
+  // Records wait here until the next flush (or a full chunk) and then go out as one block:
+  // an extent change and a write per dataset per block rather than per record, which is most
+  // of what an append costs in HDF5. Readers see records at flushes either way.
+  std::vector<std::int64_t> pending_steps;
+  std::vector<double> pending_times;
+  std::vector<std::vector<double>> pending_values;  // one per series
+  std::vector<double> pending_flows;
+
   void create_meta(const Scenario& scenario, const RunMeta& meta);
   void create_scenario(const Scenario& scenario);
   void create_series();
   void create_flows();
   void close_datasets();
+  void write_pending();
 };
+
+void RunFile::Impl::write_pending() {
+  if (pending_steps.empty()) return;
+  auto clear = [&] {
+    pending_steps.clear();
+    pending_times.clear();
+    for (auto& v : pending_values) v.clear();
+    pending_flows.clear();
+  };
+  try {
+    step.append(std::span<const std::int64_t>(pending_steps));
+    time.append(std::span<const double>(pending_times));
+    for (std::size_t i = 0; i < series.size(); ++i) series[i].append(pending_values[i]);
+    if (flow_cells > 0) {
+      flow_step.append(std::span<const std::int64_t>(pending_steps));
+      flow_time.append(std::span<const double>(pending_times));
+      flows.append(pending_flows);
+    }
+  } catch (...) {
+    // Never written twice: a failed block is dropped, not retried by the destructor.
+    clear();
+    throw;
+  }
+  clear();
+}
 
 void RunFile::Impl::create_meta(const Scenario& scenario, const RunMeta& meta) {
   h5::Handle group = h5::create_group(file.id(), "meta");
@@ -154,6 +188,7 @@ void RunFile::Impl::create_series() {
   h5::attach_scale(time.id(), step.id(), 0);
 
   series.reserve(model->series.size());
+  pending_values.resize(model->series.size());
   for (const auto& spec : model->series) {
     auto dataset = h5::Extendible::create(g, spec.name, H5T_IEEE_F64LE, {}, series_chunk_rows);
     h5::write_attribute(dataset.id(), "units", spec.units);
@@ -244,6 +279,11 @@ RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario,
 RunFile::~RunFile() {
   if (!impl_ || !impl_->file || impl_->finished) return;
   // Unflushed records still reach the file when it closes; status stays "running".
+  try {
+    impl_->write_pending();
+  } catch (...) {
+    // A destructor runs during unwinding too: the records are lost, the file stays readable.
+  }
   H5Fflush(impl_->file.id(), H5F_SCOPE_LOCAL);
   impl_->progress.reset();
   impl_->step = {};
@@ -265,19 +305,17 @@ void RunFile::append(std::int64_t step, double time, std::span<const double> val
   if (flows.size() != f.flow_cells)
     throw std::logic_error("RunFile::append: flow matrix of " + std::to_string(flows.size()) +
                            " cells, expected " + std::to_string(f.flow_cells));
-  f.step.append(std::span<const std::int64_t>(&step, 1));
-  f.time.append(std::span<const double>(&time, 1));
-  for (std::size_t i = 0; i < values.size(); ++i) f.series[i].append(values.subspan(i, 1));
-  if (f.flow_cells > 0) {
-    f.flow_step.append(std::span<const std::int64_t>(&step, 1));
-    f.flow_time.append(std::span<const double>(&time, 1));
-    f.flows.append(flows);
-  }
+  f.pending_steps.push_back(step);
+  f.pending_times.push_back(time);
+  for (std::size_t i = 0; i < values.size(); ++i) f.pending_values[i].push_back(values[i]);
+  f.pending_flows.insert(f.pending_flows.end(), flows.begin(), flows.end());
+  if (f.pending_steps.size() >= series_chunk_rows) f.write_pending();
 }
 
 void RunFile::flush(std::int64_t steps_completed) {
   Impl& f = *impl_;
   if (f.finished) throw std::logic_error("RunFile::flush after finish");
+  f.write_pending();
   h5::write_scalar(f.progress.id(), steps_completed);
   h5::check(H5Fflush(f.file.id(), H5F_SCOPE_LOCAL), f.file.id(), "", "flush");
 }
@@ -287,12 +325,15 @@ void RunFile::finish(const std::string& status, std::int64_t steps_completed, do
   Impl& f = *impl_;
   if (f.finished) throw std::logic_error("RunFile::finish called twice");
   f.finished = true;
+  f.write_pending();
   h5::write_scalar(f.progress.id(), steps_completed);
   f.close_datasets();
   f.file.close();
   // Attributes cannot change under SWMR, so the file is reopened without it for the final
-  // ones. A reader that still has the file open in SWMR mode keeps working.
+  // ones. A SWMR reader following the run holds a shared lock on the file that would refuse
+  // this reopen, so it is made without locking: the run is still the only writer.
   h5::Handle fapl = h5::file_access_latest();
+  h5::check_file(H5Pset_file_locking(fapl.id(), false, true), f.path, "set up the final reopen of");
   f.file = h5::open_file(f.path, H5F_ACC_RDWR, fapl.id());
   {
     h5::Handle meta = h5::open_group(f.file.id(), "meta");
@@ -395,8 +436,9 @@ because of how the file is written (next section); after the run it equals `step
 
 The file is created with `libver="latest"`; every group, dataset, attribute and scale is
 created first, then the writer switches to single-writer/multiple-reader mode
-(`H5Fstart_swmr_write`). From then on it only appends records, and every `[sim] flush_every`
-records it flushes them and writes `/meta/progress`. HDF5's SWMR mode lets a writer change raw
+(`H5Fstart_swmr_write`). From then on it only appends records: it keeps them in memory (at
+most 1024) and every `[sim] flush_every` records writes them, writes `/meta/progress` and
+flushes the file, so a reader sees whole records up to the last flush. HDF5's SWMR mode lets a writer change raw
 data only, not attributes, so the attributes of `/meta` keep their initial values (`status =
 running`, `steps_completed = 0`) until the run ends: then the writer closes the file, reopens it
 without SWMR and sets `status`, `steps_completed`, `end_time` and `wall_seconds`.
@@ -425,7 +467,7 @@ import h5py
 with h5py.File("run.h5", "r") as f:
     print(dict(f["meta"].attrs))
     step = f["series/step"][:]
-    wealth = f["series/n_money"][:]          # any declared series
+    series = {name: f["series"][name][:] for name in f["series"]}
     flows = f["flows/matrix"][:]             # [step, flow_type, sector]
     flow_types = f["flows/flow_type"][:].astype(str)
 ```

@@ -168,6 +168,7 @@ TEST_CASE("run file left unfinished keeps status running and its records", "[h5]
     file.append(0, 1990.0, values, flows);
     file.append(1, 1990.1, values, flows);
     file.flush(1);
+    file.append(2, 1990.2, values, flows);  // not flushed: still written when the file closes
   }
   auto f = sim::h5::open_file(path, H5F_ACC_RDONLY);
   auto meta = sim::h5::open_group(f.id(), "meta");
@@ -176,7 +177,36 @@ TEST_CASE("run file left unfinished keeps status running and its records", "[h5]
   auto progress = sim::h5::open_dataset(meta.id(), "progress");
   CHECK(sim::h5::read_ints(progress.id()) == std::vector<std::int64_t>{1});
   auto series = sim::h5::open_dataset(f.id(), "/series/n_agents");
-  CHECK(sim::h5::shape(series.id()) == std::vector<hsize_t>{2});
+  CHECK(sim::h5::shape(series.id()) == std::vector<hsize_t>{3});
+}
+
+TEST_CASE("run file keeps every record across many chunks and flushes", "[h5]") {
+  TempDir dir;
+  FakeRun run;
+  const std::int64_t records = 2500;  // more than two blocks of buffered records
+  {
+    sim::RunFile file(dir.path / "run.h5", false, run.scenario, run.meta);
+    const std::vector<double> flows(6, 1.0);
+    for (std::int64_t i = 0; i < records; ++i) {
+      const std::vector<double> values{static_cast<double>(i), -static_cast<double>(i)};
+      file.append(i, static_cast<double>(i), values, flows);
+      if (i % 700 == 699) file.flush(i);
+    }
+    file.finish("complete", records - 1, 0.0, "");
+  }
+  auto f = sim::h5::open_file(dir.path / "run.h5", H5F_ACC_RDONLY);
+  auto step = sim::h5::open_dataset(f.id(), "/series/step");
+  auto wealth = sim::h5::open_dataset(f.id(), "/series/mean_wealth");
+  auto matrix = sim::h5::open_dataset(f.id(), "/flows/matrix");
+  const auto steps = sim::h5::read_ints(step.id());
+  const auto values = sim::h5::read_doubles(wealth.id());
+  REQUIRE(steps.size() == static_cast<std::size_t>(records));
+  REQUIRE(values.size() == static_cast<std::size_t>(records));
+  bool in_order = true;
+  for (std::int64_t i = 0; i < records; ++i)
+    in_order = in_order && steps[i] == i && values[i] == -static_cast<double>(i);
+  CHECK(in_order);
+  CHECK(sim::h5::shape(matrix.id()) == std::vector<hsize_t>{static_cast<hsize_t>(records), 3, 2});
 }
 
 TEST_CASE("run file without sectors has no flows group", "[h5]") {
