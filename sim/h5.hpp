@@ -15,12 +15,14 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/error.hpp"
+
 namespace sim::h5 {
 
 // An HDF5 call failed. The message names the action, the object, the file and HDF5's reason.
-class Error : public std::runtime_error {
+class Error : public sim::RunError {
  public:
-  using std::runtime_error::runtime_error;
+  using sim::RunError::RunError;
 };
 
 // Stops HDF5 from printing its error stack to stderr; errors arrive as h5::Error instead.

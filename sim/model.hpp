@@ -74,6 +74,9 @@ struct ModelSpec {
   std::vector<std::string> flow_types;   // ledger flow types (rows of the flow matrix)
   std::string time_name = "time";        // "year" for models stepped in months, else "time"
   std::string time_units = "1";
+  // Checks that involve several parameters (each one's range is checked already); throws
+  // InputError naming the parameters. Optional.
+  std::function<void(const ParamValues&)> check_params;
   std::function<std::unique_ptr<Model>(const ModelInit&)> make;
 };
 

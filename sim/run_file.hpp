@@ -3,11 +3,13 @@
 //
 //   /series/<name>   float64 [step], attributes units, description; scales step and year|time
 //   /series/step     int64 [step], the actual step numbers (a dimension scale)
-//   /series/<time>   float64 [step], simulated time (a dimension scale)
-//   /flows           float64 [step, flow_type, sector], money moved since the previous record
+//   /series/<time>   float64 [step], simulated time (a coordinate along step)
+//   /flows/matrix    float64 [step, flow_type, sector], money moved since the previous record,
+//                    with scales /flows/step, /flows/flow_type, /flows/sector
 //   /scenario        group: attribute `text` (the resolved scenario) and one attribute per parameter
 //   /meta            group: format, version, git_commit, command_line, model, seed, threads,
-//                    phases, start_time, end_time, wall_seconds, steps_completed, status
+//                    phases, start_time, end_time, wall_seconds, steps_completed, status;
+//                    /meta/progress: steps completed at the last flush (updated while running)
 //
 // Chunked and extendible along steps; written with SWMR so another process can read it while
 // it runs; flushed every `flush_every` records so a killed run leaves every flushed step.

@@ -572,6 +572,15 @@ Scenario load_scenario(const std::filesystem::path& file, const std::vector<std:
     }
   }
 
+  // Rules that tie parameters together are the model's to state.
+  if (model->check_params) {
+    try {
+      model->check_params(scenario.params);
+    } catch (const InputError& e) {
+      throw InputError(file.string() + ": " + e.what());
+    }
+  }
+
   scenario.resolved_text = resolved_text(*model, specs, scenario.params);
   return scenario;
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sim/error.hpp"
 #include "sim/parallel.hpp"
 #include "sim/permutation.hpp"
 #include "sim/rng.hpp"
@@ -323,6 +324,13 @@ sim::ModelSpec spec() {
   s.flow_types = {"exchange", "redistribution"};
   s.time_name = "time";
   s.time_units = "time";
+  s.check_params = [](const sim::ParamValues& p) {
+    if (p.choice("exchange.saving_distribution") == "uniform" &&
+        p.real("exchange.saving_min") > p.schedule("exchange.saving").at(0))
+      throw sim::InputError("exchange.saving_min = " + p.text("exchange.saving_min") +
+                            " is above exchange.saving = " + p.text("exchange.saving") +
+                            " (saving_distribution = uniform draws from [saving_min, saving))");
+  };
   s.make = [](const sim::ModelInit& init) { return std::make_unique<Exchange>(init); };
   return s;
 }

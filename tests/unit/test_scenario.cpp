@@ -194,7 +194,7 @@ TEST_CASE("an include path is relative to the including file", "[scenario]") {
   CHECK(s.files_read[1] == data("base.ini"));
 }
 
-TEST_CASE("--set wins over every file, and later --set over earlier", "[scenario]") {
+TEST_CASE("overrides win over every file, and a later --set over an earlier one", "[scenario]") {
   const sim::Scenario s =
       load("composed.ini", {"toy.label=from set", "toy.chi=0.3", "toy.chi = 0.4", "sim.steps=70"});
   CHECK(s.params.text("toy.label") == "from set");
@@ -203,7 +203,7 @@ TEST_CASE("--set wins over every file, and later --set over earlier", "[scenario
   CHECK(s.params.at("toy.chi").origin == "--set");
 }
 
-TEST_CASE("--set can choose the model", "[scenario]") {
+TEST_CASE("an override can choose the model", "[scenario]") {
   const sim::Scenario s = load("no_model.ini", {"sim.model=other", "other.x=3"});
   CHECK(s.model->name == "other");
   CHECK(s.params.real("other.x") == 3.0);
