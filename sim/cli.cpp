@@ -50,7 +50,10 @@ std::string shell_quote(const std::string& word) {
 
 std::string joined_command_line(int argc, char** argv) {
   std::string line;
-  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + shell_quote(argv[i]);
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0) line += ' ';
+    line += shell_quote(argv[i]);
+  }
   return line;
 }
 

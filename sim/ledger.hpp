@@ -51,6 +51,27 @@ inline void transfer(double& from, double& to, double amount, FlowId flow, Secto
   tally.add(flow, to_sector, amount);
 }
 
+// A running total of one kind of transfer (one flow type, from one sector to another), kept in
+// a local variable inside a hot loop so that it lives in a register, and added to a FlowMatrix
+// once per block.
+struct TransferTally {
+  FlowId flow;
+  SectorId from_sector;
+  SectorId to_sector;
+  double amount = 0.0;
+
+  void add_to(FlowMatrix& flows) const {
+    flows.add(flow, from_sector, -amount);
+    flows.add(flow, to_sector, amount);
+  }
+};
+
+inline void transfer(double& from, double& to, double amount, TransferTally& tally) {
+  from -= amount;
+  to += amount;
+  tally.amount += amount;
+}
+
 class Ledger {
  public:
   static constexpr double tolerance = 1e-9;  // relative, of the expected money stock

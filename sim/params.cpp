@@ -189,9 +189,16 @@ namespace {
 std::string range_text(const ParamSpec& p) {
   switch (p.kind) {
     case ParamKind::Integer:
-    case ParamKind::Real:
+    case ParamKind::Real: {
       if (std::isinf(p.min) && std::isinf(p.max)) return "";
-      return "[" + format_real(p.min) + ", " + format_real(p.max) + "]";
+      // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
+      std::string range = "[";
+      range += format_real(p.min);
+      range += ", ";
+      range += format_real(p.max);
+      range += "]";
+      return range;
+    }
     case ParamKind::Boolean:
       return "true, false";
     case ParamKind::Choice: {
@@ -268,7 +275,7 @@ std::string params_as_markdown(const std::string& title, const ParamTable& table
     const std::string type =
         std::string(kind_name(p.kind)) + (p.schedulable ? " (schedulable)" : "");
     out += "| `" + p.name + "` | " + type + " | " +
-           (p.default_text.empty() ? "" : "`" + md_cell(p.default_text) + "`") + " | " +
+           (p.default_text.empty() ? std::string() : std::string("`").append(md_cell(p.default_text)).append("`")) + " | " +
            md_cell(p.unit) + " | " + md_cell(range_text(p)) + " | " + md_cell(p.description) +
            " | " + md_cell(p.source) + " |\n";
   }

@@ -9,10 +9,11 @@
 namespace sim {
 namespace {
 
-// Elements per scatter block; a multiple of 4 so that a draw group never straddles two blocks.
+// Elements per scatter block; a multiple of 16 so that a draw group never straddles two blocks.
 constexpr std::size_t scatter_block = 1 << 16;
 // Mean elements per bucket: a bucket's shuffle stays in the L1/L2 cache.
 constexpr std::size_t mean_bucket_size = 2048;
+// Bucket ids are 16-bit fields of the random words, so at most 2^16 buckets.
 constexpr std::uint64_t shuffle_counter_base = std::uint64_t{1} << 63;
 
 unsigned bucket_bits(std::size_t n) {
@@ -38,12 +39,17 @@ void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint
       n,
       [&](std::size_t begin, std::size_t end, std::size_t block) {
         std::uint32_t* count = &offsets_[block * buckets];
-        for (std::size_t chunk_begin = begin; chunk_begin < end; chunk_begin += 4) {
-          Rng rng{seed, key, step, chunk_begin / 4};
-          const std::size_t chunk_end = std::min(end, chunk_begin + 4);
-          for (std::size_t i = chunk_begin; i < chunk_end; ++i) {
-            const std::uint64_t r = rng.bits();
-            const auto bucket = static_cast<std::uint16_t>(bits == 0 ? 0 : r >> (64 - bits));
+        // One 64-bit draw gives four 16-bit fields; a bucket is the top `bits` bits of a field
+        // (B is a power of two, so this is exactly uniform).
+        for (std::size_t group = begin; group < end; group += 16) {
+          Rng rng{seed, key, step, group / 16};
+          const std::size_t group_end = std::min(end, group + 16);
+          std::uint64_t word = 0;
+          for (std::size_t i = group; i < group_end; ++i) {
+            if ((i - group) % 4 == 0) word = rng.bits();
+            const auto field = static_cast<std::uint16_t>(word);
+            word >>= 16;
+            const auto bucket = static_cast<std::uint16_t>(field >> (16 - bits));
             bucket_of_[i] = bucket;
             ++count[bucket];
           }
@@ -82,7 +88,7 @@ void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint
     Rng rng{seed, key, step, shuffle_counter_base + static_cast<std::uint64_t>(k)};
     std::uint32_t* items = out.data() + first;
     for (std::uint32_t i = size; i > 1; --i) {
-      const auto j = static_cast<std::uint32_t>(rng.below(i));
+      const std::uint32_t j = rng.below32(i);
       std::swap(items[i - 1], items[j]);
     }
   }

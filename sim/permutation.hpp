@@ -18,8 +18,8 @@ namespace sim {
 class Permuter {
  public:
   // Fills `out` (its size is n) with a random permutation of 0..n-1, a pure function of
-  // (seed, stream, step, n). Draws use counters (step, chunk) for bucket choice and
-  // (step, 2^63 + bucket) for the shuffles.
+  // (seed, stream, step, n). Draws use counters (step, i / 16) for the buckets of elements
+  // i..i+15 and (step, 2^63 + bucket) for the shuffles.
   template <class Stream>
   void permute(std::uint64_t seed, Stream stream, std::uint64_t step, std::span<std::uint32_t> out) {
     permute_keyed(seed, static_cast<std::uint64_t>(stream), step, out);

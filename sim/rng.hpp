@@ -36,6 +36,33 @@ class Rng {
     return block_.v[next_++];
   }
 
+  // Raw 32 random bits: the two halves of a 64-bit word, low half first.
+  std::uint32_t bits32() {
+    if (has_half_) {
+      has_half_ = false;
+      return half_;
+    }
+    const std::uint64_t word = bits();
+    half_ = static_cast<std::uint32_t>(word >> 32);
+    has_half_ = true;
+    return static_cast<std::uint32_t>(word);
+  }
+
+  // Uniform integer in [0, n), 0 < n < 2^32, from 32-bit draws (Lemire's multiply-and-reject):
+  // half the random bits of below(), for the shuffles of large permutations.
+  std::uint32_t below32(std::uint32_t n) {
+    std::uint64_t m = static_cast<std::uint64_t>(bits32()) * n;
+    auto low = static_cast<std::uint32_t>(m);
+    if (low < n) {
+      const std::uint32_t threshold = (0u - n) % n;
+      while (low < threshold) {
+        m = static_cast<std::uint64_t>(bits32()) * n;
+        low = static_cast<std::uint32_t>(m);
+      }
+    }
+    return static_cast<std::uint32_t>(m >> 32);
+  }
+
   // Uniform in (0, 1]: never 0, so log(u01()) is finite.
   double u01() { return r123::u01<double>(bits()); }
 
@@ -103,6 +130,8 @@ class Rng {
   r123::Philox4x64::ctr_type ctr_;
   r123::Philox4x64::ctr_type block_{};
   int next_ = 4;
+  std::uint32_t half_ = 0;
+  bool has_half_ = false;
 };
 
 }  // namespace sim

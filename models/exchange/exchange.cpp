@@ -210,15 +210,21 @@ class Exchange final : public sim::Model {
   template <class Exchange>
   void for_pairs(const sim::StepContext& c, Exchange&& exchange_pair) {
     sim::for_blocks(pairs(), [&](std::size_t begin, std::size_t end, std::size_t block) {
-      sim::FlowMatrix& tally = tallies_[block];
+      sim::TransferTally tally{exchange_flow_, households_, households_};
       std::uint64_t clipped = 0;
       for (std::size_t group = begin; group < end; group += 4) {
         sim::Rng rng{seed_, Stream::Exchange, static_cast<std::uint64_t>(c.step), group / 4};
         const std::size_t group_end = std::min(end, group + 4);
-        for (std::size_t k = group; k < group_end; ++k)
+        for (std::size_t k = group; k < group_end; ++k) {
+          if (k + 32 < end) {
+            __builtin_prefetch(&wealth_[perm_[2 * (k + 32)]], 1);
+            __builtin_prefetch(&wealth_[perm_[2 * (k + 32) + 1]], 1);
+          }
           clipped += exchange_pair(wealth_[perm_[2 * k]], wealth_[perm_[2 * k + 1]], perm_[2 * k],
                                    perm_[2 * k + 1], rng, tally);
+        }
       }
+      tally.add_to(tallies_[block]);
       clipped_[block] = clipped;
     });
   }
@@ -228,9 +234,9 @@ class Exchange final : public sim::Model {
     switch (p_.rule) {
       case Rule::Random:
         for_pairs(c, [&](double& wi, double& wj, std::uint32_t, std::uint32_t, sim::Rng& rng,
-                         sim::FlowMatrix& tally) {
+                         sim::TransferTally& tally) {
           const double share_i = rng.u01() * (wi + wj);
-          sim::transfer(wi, wj, wi - share_i, exchange_flow_, households_, households_, tally);
+          sim::transfer(wi, wj, wi - share_i, tally);
           return 0;
         });
         break;
@@ -238,12 +244,12 @@ class Exchange final : public sim::Model {
         const double lambda = p_.saving.at(step);
         const double scale = p_.saving.at(0) > 0.0 ? lambda / p_.saving.at(0) : 0.0;
         for_pairs(c, [&](double& wi, double& wj, std::uint32_t i, std::uint32_t j, sim::Rng& rng,
-                         sim::FlowMatrix& tally) {
+                         sim::TransferTally& tally) {
           const double li = base_saving_.empty() ? lambda : base_saving_[i] * scale;
           const double lj = base_saving_.empty() ? lambda : base_saving_[j] * scale;
           const double pot = (1.0 - li) * wi + (1.0 - lj) * wj;
           const double new_i = li * wi + rng.u01() * pot;
-          sim::transfer(wi, wj, wi - new_i, exchange_flow_, households_, households_, tally);
+          sim::transfer(wi, wj, wi - new_i, tally);
           return 0;
         });
         break;
@@ -254,12 +260,12 @@ class Exchange final : public sim::Model {
         const double stake_factor = std::sqrt(p_.gamma * p_.dt);
         const double bias = p_.zeta.at(step) * std::sqrt(p_.dt / p_.gamma) / mean;
         for_pairs(c, [&](double& wi, double& wj, std::uint32_t, std::uint32_t, sim::Rng& rng,
-                         sim::FlowMatrix& tally) {
+                         sim::TransferTally& tally) {
           const double stake = stake_factor * std::min(wi + shift, wj + shift);
           const double raw = 0.5 * (1.0 + bias * (wi - wj));
           const double p_i = std::clamp(raw, 0.0, 1.0);
           const double to_j = rng.u01() <= p_i ? -stake : stake;
-          sim::transfer(wi, wj, to_j, exchange_flow_, households_, households_, tally);
+          sim::transfer(wi, wj, to_j, tally);
           return raw == p_i ? 0 : 1;
         });
         break;
