@@ -137,8 +137,8 @@ std::vector<sim::SeriesSpec> series() {
       {"var_over_mean_sq", "1", "Variance of wealth over the squared mean"},
       {"negative_share", "1", "Share of agents with negative wealth (rule yard_sale with kappa > 0)"},
       {"clipped_share", "1",
-       "Share of exchanges in the step whose win probability was clipped to [0, 1] (rule yard_sale); "
-       "choose dt so that it stays 0"},
+       "Share of the exchanges since the previous record whose win probability was clipped to [0, 1] "
+       "(rule yard_sale); choose dt so that it stays 0"},
   };
 }
 
@@ -189,7 +189,11 @@ class Exchange final : public sim::Model {
     values[Median] = s.median;
     values[VarOverMeanSq] = s.var_over_mean_sq;
     values[Negative] = s.negative_share;
-    values[ClippedShare] = pairs() == 0 ? 0.0 : static_cast<double>(clipped_total_) / static_cast<double>(pairs());
+    values[ClippedShare] = exchanges_since_measure_ == 0 ? 0.0
+                                                         : static_cast<double>(clipped_since_measure_) /
+                                                               static_cast<double>(exchanges_since_measure_);
+    clipped_since_measure_ = 0;
+    exchanges_since_measure_ = 0;
   }
 
   double time_at(std::int64_t step) const override { return static_cast<double>(step) * p_.dt; }
@@ -271,12 +275,12 @@ class Exchange final : public sim::Model {
         break;
       }
     }
-    clipped_total_ = 0;
     for (std::size_t b = 0; b < tallies_.size(); ++b) {
       c.ledger->flows().merge(tallies_[b]);
       tallies_[b].clear();
-      clipped_total_ += clipped_[b];
+      clipped_since_measure_ += clipped_[b];
     }
+    exchanges_since_measure_ += pairs();
   }
 
   // The redistribution is a transfer between each agent and a common pool that pays out what
@@ -311,7 +315,8 @@ class Exchange final : public sim::Model {
   sim::FlowId redistribution_flow_;
   std::vector<sim::FlowMatrix> tallies_;  // per block of pairs
   std::vector<std::uint64_t> clipped_;    // per block of pairs
-  std::uint64_t clipped_total_ = 0;
+  std::uint64_t clipped_since_measure_ = 0;    // exchanges whose win probability was clipped
+  std::uint64_t exchanges_since_measure_ = 0;
 };
 
 }  // namespace

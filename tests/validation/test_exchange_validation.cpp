@@ -100,18 +100,28 @@ TEST_CASE("saving propensity gives the Gamma-like steady state (Chakraborti-Chak
   }
 }
 
-// With zeta > chi one agent holds 1 - chi/zeta of all wealth. N = 400, averaged over the second
-// half of 200 time units (about five relaxation times 1/chi): the oligarch's share fluctuates by
-// about 0.04 around its mean with a correlation time near 1/chi, so the average is good to about
-// 0.02; tolerance 0.05. No exchange may have had its win probability clipped.
+// With zeta > chi one agent holds 1 - chi/zeta of all wealth (in the large-N limit). Averaged
+// over the second half of 200 time units (about ten relaxation times 1/chi). At zeta/chi = 3 and
+// 4 with N = 400 the oligarch's share fluctuates by 0.01-0.03 and the averages of four seeds
+// lay within 0.02 of the formula: tolerance 0.04. At zeta/chi = 2, the edge of the range
+// VALIDATION.md names, N = 400 is too small (several rich agents share the top for long
+// stretches, averages 0.32-0.52 across seeds); with N = 1000 two seeds gave 0.505 and 0.487:
+// tolerance 0.05. No exchange may have had its win probability clipped.
 TEST_CASE("yard-sale with advantage zeta > chi creates an oligarch holding 1 - chi/zeta (Boghosian)",
           "[validation][exchange]") {
   const double chi = 0.05;
-  for (const double zeta : {0.1, 0.15, 0.2}) {
-    INFO("chi = " << chi << ", zeta = " << zeta);
-    const auto a = run_and_average(validation_scenario("exchange_yard_sale.ini", {"exchange.zeta=" + std::to_string(zeta)}),
-                                   40000);
-    CHECK(a["largest_share"] == Approx(1.0 - chi / zeta).margin(0.05));
+  const struct {
+    double zeta;
+    const char* agents;
+    double tolerance;
+  } points[] = {{0.15, "400", 0.04}, {0.2, "400", 0.04}, {0.1, "1000", 0.05}};
+  for (const auto& point : points) {
+    INFO("chi = " << chi << ", zeta = " << point.zeta << ", N = " << point.agents);
+    const auto a = run_and_average(
+        validation_scenario("exchange_yard_sale.ini", {"exchange.zeta=" + std::to_string(point.zeta),
+                                                       std::string("exchange.agents=") + point.agents}),
+        40000);
+    CHECK(a["largest_share"] == Approx(1.0 - chi / point.zeta).margin(point.tolerance));
     CHECK(a["clipped_share"] == 0.0);
   }
 }
