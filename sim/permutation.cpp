@@ -11,8 +11,11 @@ namespace {
 
 // Elements per scatter block; a multiple of 16 so that a draw group never straddles two blocks.
 constexpr std::size_t scatter_block = 1 << 16;
-// Mean elements per bucket: a bucket's shuffle stays in the L1/L2 cache.
-constexpr std::size_t mean_bucket_size = 2048;
+// Mean elements per bucket: a bucket (128 KiB) stays in the L2 cache while it is shuffled, and
+// the scatter writes to few enough buckets at once to keep its write streams in L1. Measured
+// with 10^6 elements on 2 cores: 2048 per bucket took 3.2 ms on 2 threads (1.6x faster than on
+// one), 32768 per bucket 2.7 ms (1.9x).
+constexpr std::size_t mean_bucket_size = 32768;
 // Bucket ids are 16-bit fields of the random words, so at most 2^16 buckets.
 constexpr std::uint64_t shuffle_counter_base = std::uint64_t{1} << 63;
 
