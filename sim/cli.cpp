@@ -112,7 +112,7 @@ int command_run(const std::vector<std::string>& args, const ModelList& models, c
       ("steps", po::value<std::string>(), "number of steps (sim.steps)")
       ("threads", po::value<int>(), "threads inside the run (default: all cores; results do not depend on it)")
       ("record-every", po::value<std::string>(), "record outputs every N steps (sim.record_every)")
-      ("flush-every", po::value<std::string>(), "flush the output file every N records (sim.flush_every)")
+      ("flush-every", po::value<std::string>(), "flush the output file every N steps (sim.flush_every)")
       ("quiet", "no progress line and no summary");
   const Parsed parsed = parse("run", args, options, "scenario");
   if (parsed.help) {

@@ -92,9 +92,10 @@ const ParamTable& sim_params() {
           .range(1, 1e12)
           .describe("Outputs are sampled every this many steps"),
       ParamSpec::integer("sim.flush_every", 100)
-          .with_unit("records")
+          .with_unit("steps")
           .range(1, 1e12)
-          .describe("Records written between flushes of the output file"),
+          .describe("The output file is flushed (made durable and visible to readers) at the first "
+                    "record at least this many steps after the previous flush"),
   };
   return table;
 }

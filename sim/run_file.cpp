@@ -437,7 +437,7 @@ because of how the file is written (next section); after the run it equals `step
 The file is created with `libver="latest"`; every group, dataset, attribute and scale is
 created first, then the writer switches to single-writer/multiple-reader mode
 (`H5Fstart_swmr_write`). From then on it only appends records: it keeps them in memory (at
-most 1024) and every `[sim] flush_every` records writes them, writes `/meta/progress` and
+most 1024) and, at the first record `[sim] flush_every` steps after the previous flush, writes them, writes `/meta/progress` and
 flushes the file, so a reader sees whole records up to the last flush. HDF5's SWMR mode lets a writer change raw
 data only, not attributes, so the attributes of `/meta` keep their initial values (`status =
 running`, `steps_completed = 0`) until the run ends: then the writer closes the file, reopens it

@@ -100,14 +100,17 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   StopSignals signals;
   Progress progress(options.progress, scenario.steps, scenario.model->time_name);
   RunResult result;
-  std::int64_t records = 0;
+  std::int64_t last_flushed = 0;
   std::int64_t last_recorded = -1;
   auto record = [&](Simulation& simulation) {
     last_recorded = simulation.steps_done();
     const FlowMatrix flows = simulation.take_flows();
     const auto values = simulation.measure();
     file.append(simulation.steps_done(), simulation.time(), values, flows.cells());
-    if (++records % scenario.flush_every == 0) file.flush(simulation.steps_done());
+    if (simulation.steps_done() - last_flushed >= scenario.flush_every) {
+      file.flush(simulation.steps_done());
+      last_flushed = simulation.steps_done();
+    }
     result.final_values.clear();
     for (std::size_t i = 0; i < values.size(); ++i)
       result.final_values.emplace_back(scenario.model->series[i].name, values[i]);

@@ -156,9 +156,10 @@ def test_a_signal_stops_the_run_and_leaves_an_interrupted_file(binary, scenario,
         assert f["series/gini"].shape == steps.shape
 
 
-def test_after_sigkill_the_file_opens_with_every_flushed_step(binary, scenario, tmp_path):
+@pytest.mark.parametrize("flush_every", [1, 10])
+def test_after_sigkill_the_file_opens_with_every_flushed_step(binary, scenario, tmp_path, flush_every):
     out = tmp_path / "killed.h5"
-    proc = start_long_run(binary, scenario, out, "--flush-every", "1")
+    proc = start_long_run(binary, scenario, out, "--flush-every", str(flush_every))
     wait_for_records(out, 5)
     proc.kill()
     proc.wait(timeout=30)
@@ -168,6 +169,7 @@ def test_after_sigkill_the_file_opens_with_every_flushed_step(binary, scenario, 
         steps = f["series/step"][:]
         assert len(steps) >= 5 and list(steps) == list(range(len(steps)))
         assert f["meta/progress"][()] == steps[-1]
+        assert steps[-1] % flush_every == 0  # flushed every flush_every steps, nothing after
         assert f["series/gini"].shape == steps.shape
         assert np.all(np.isfinite(f["series/gini"][:]))
         assert f["meta"].attrs["status"] == "running"
