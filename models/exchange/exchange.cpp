@@ -162,8 +162,11 @@ class Exchange final : public sim::Model {
       });
     }
     const std::size_t blocks = sim::block_count(pairs());
-    tallies_.assign(blocks, init.ledger.blank_flows());
+    exchange_tallies_.assign(blocks, {exchange_flow_, households_, households_});
     clipped_.assign(blocks, 0);
+    pool_partials_.assign(sim::block_count(p_.agents), 0.0);
+    redistribution_tallies_.assign(sim::block_count(p_.agents),
+                                   {redistribution_flow_, households_, households_});
     init.ledger.open(money_in_accounts());
   }
 
@@ -228,7 +231,7 @@ class Exchange final : public sim::Model {
                                    perm_[2 * k + 1], rng, tally);
         }
       }
-      tally.add_to(tallies_[block]);
+      exchange_tallies_[block] = tally;
       clipped_[block] = clipped;
     });
   }
@@ -275,9 +278,8 @@ class Exchange final : public sim::Model {
         break;
       }
     }
-    for (std::size_t b = 0; b < tallies_.size(); ++b) {
-      c.ledger->flows().merge(tallies_[b]);
-      tallies_[b].clear();
+    for (std::size_t b = 0; b < exchange_tallies_.size(); ++b) {
+      exchange_tallies_[b].add_to(c.ledger->flows());
       clipped_since_measure_ += clipped_[b];
     }
     exchanges_since_measure_ += pairs();
@@ -289,17 +291,16 @@ class Exchange final : public sim::Model {
     const double rate = p_.chi.at(c.step) * p_.dt;
     if (rate == 0.0) return;
     const double mean = p_.initial_wealth;
-    const std::size_t blocks = sim::block_count(wealth_.size());
-    std::vector<double> pools(blocks, 0.0);
-    std::vector<sim::FlowMatrix> tallies(blocks, c.ledger->blank_flows());
-    sim::for_blocks(wealth_.size(), [&](std::size_t begin, std::size_t end, std::size_t b) {
-      for (std::size_t i = begin; i < end; ++i)
-        sim::transfer(pools[b], wealth_[i], rate * (mean - wealth_[i]), redistribution_flow_,
-                      households_, households_, tallies[b]);
+    sim::for_blocks(wealth_.size(), [&](std::size_t begin, std::size_t end, std::size_t block) {
+      sim::TransferTally tally{redistribution_flow_, households_, households_};
+      double pool = 0.0;
+      for (std::size_t i = begin; i < end; ++i) sim::transfer(pool, wealth_[i], rate * (mean - wealth_[i]), tally);
+      pool_partials_[block] = pool;
+      redistribution_tallies_[block] = tally;
     });
-    for (std::size_t b = 0; b < blocks; ++b) {
-      pool_ += pools[b];
-      c.ledger->flows().merge(tallies[b]);
+    for (std::size_t b = 0; b < pool_partials_.size(); ++b) {
+      pool_ += pool_partials_[b];
+      redistribution_tallies_[b].add_to(c.ledger->flows());
     }
   }
 
@@ -313,7 +314,9 @@ class Exchange final : public sim::Model {
   sim::SectorId households_;
   sim::FlowId exchange_flow_;
   sim::FlowId redistribution_flow_;
-  std::vector<sim::FlowMatrix> tallies_;  // per block of pairs
+  std::vector<sim::TransferTally> exchange_tallies_;  // per block of pairs
+  std::vector<double> pool_partials_;     // per block of agents
+  std::vector<sim::TransferTally> redistribution_tallies_;  // per block of agents
   std::vector<std::uint64_t> clipped_;    // per block of pairs
   std::uint64_t clipped_since_measure_ = 0;    // exchanges whose win probability was clipped
   std::uint64_t exchanges_since_measure_ = 0;
