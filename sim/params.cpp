@@ -23,46 +23,37 @@ std::string_view kind_name(ParamKind kind) {
   return "unknown";
 }
 
-ParamSpec ParamSpec::real(std::string name, double default_value) {
+namespace {
+ParamSpec declared(std::string name, ParamKind kind, std::string default_text) {
   ParamSpec s;
   s.name = std::move(name);
-  s.kind = ParamKind::Real;
-  s.default_text = format_real(default_value);
+  s.kind = kind;
+  s.default_text = std::move(default_text);
   return s;
+}
+}  // namespace
+
+ParamSpec ParamSpec::real(std::string name, double default_value) {
+  return declared(std::move(name), ParamKind::Real, format_real(default_value));
 }
 
 ParamSpec ParamSpec::integer(std::string name, std::int64_t default_value) {
-  ParamSpec s;
-  s.name = std::move(name);
-  s.kind = ParamKind::Integer;
-  s.default_text = std::to_string(default_value);
-  return s;
+  return declared(std::move(name), ParamKind::Integer, std::to_string(default_value));
 }
 
 ParamSpec ParamSpec::boolean(std::string name, bool default_value) {
-  ParamSpec s;
-  s.name = std::move(name);
-  s.kind = ParamKind::Boolean;
-  s.default_text = default_value ? "true" : "false";
-  return s;
+  return declared(std::move(name), ParamKind::Boolean, default_value ? "true" : "false");
 }
 
 ParamSpec ParamSpec::choice(std::string name, std::vector<std::string> choices,
                             std::string default_value) {
-  ParamSpec s;
-  s.name = std::move(name);
-  s.kind = ParamKind::Choice;
+  ParamSpec s = declared(std::move(name), ParamKind::Choice, std::move(default_value));
   s.choices = std::move(choices);
-  s.default_text = std::move(default_value);
   return s;
 }
 
 ParamSpec ParamSpec::text(std::string name, std::string default_value) {
-  ParamSpec s;
-  s.name = std::move(name);
-  s.kind = ParamKind::Text;
-  s.default_text = std::move(default_value);
-  return s;
+  return declared(std::move(name), ParamKind::Text, std::move(default_value));
 }
 
 std::string ParamSpec::section() const {
