@@ -67,8 +67,8 @@ struct Params {
   sim::Schedule cap_factor;
   double review_interval, assessment_error, observation_error;
   double members_share, proposal_bias, monitoring_effort, monitoring_efficiency;
-  double fine, sanction_escalation, conflict_resolution, resentment, norm_recovery;
-  double decision_noise, state_legitimacy, inspection_rate, inspection_cost, levy_rate;
+  double fine, state_fine, sanction_escalation, conflict_resolution, resentment, norm_recovery;
+  double decision_noise, state_legitimacy, licence_utilisation, inspection_rate, inspection_cost, levy_rate;
   double initial_wealth;
   std::size_t game_players;
   int game_endowment;
@@ -98,7 +98,7 @@ struct Params {
         entry_rate(v.real("cpr.entry_rate")),
         exit_rate(v.real("cpr.exit_rate")),
         market_cap(v.choice("cpr.market_cap") == "msy" ? Target::Msy : Target::Mey),
-        state_target(v.choice("cpr.state_target") == "mey" ? Target::Mey : Target::Msy),
+        state_target(v.choice("cpr.state_target") == "msy" ? Target::Msy : Target::Mey),
         cap_factor(v.schedule("cpr.cap_factor")),
         review_interval(v.real("cpr.review_interval")),
         assessment_error(v.real("cpr.assessment_error")),
@@ -108,12 +108,14 @@ struct Params {
         monitoring_effort(v.real("cpr.monitoring_effort")),
         monitoring_efficiency(v.real("cpr.monitoring_efficiency")),
         fine(v.real("cpr.fine")),
+        state_fine(v.real("cpr.state_fine")),
         sanction_escalation(v.real("cpr.sanction_escalation")),
         conflict_resolution(v.real("cpr.conflict_resolution")),
         resentment(v.real("cpr.resentment")),
         norm_recovery(v.real("cpr.norm_recovery")),
         decision_noise(v.real("cpr.decision_noise")),
         state_legitimacy(v.real("cpr.state_legitimacy")),
+        licence_utilisation(v.real("cpr.licence_utilisation")),
         inspection_rate(v.real("cpr.inspection_rate")),
         inspection_cost(v.real("cpr.inspection_cost")),
         levy_rate(v.real("cpr.levy_rate")),
@@ -234,9 +236,9 @@ sim::ParamTable parameters() {
           .describe("Market: the catch cap is F S_assessed with F the rent-maximising (mey) or the "
                     "maximum-sustainable-yield (msy) harvest rate, times cap_factor")
           .cite("Clark 1990, Mathematical Bioeconomics; Grafton 1996, Rev. Fish Biol. Fish. 6"),
-      ParamSpec::choice("cpr.state_target", {"msy", "mey"}, "msy")
-          .describe("State: the total allowable catch aims at maximum sustainable yield (msy, the usual "
-                    "mandate) or maximum economic yield (mey), times cap_factor")
+      ParamSpec::choice("cpr.state_target", {"mey", "msy"}, "mey")
+          .describe("State: the total allowable catch aims at maximum economic yield (mey) or maximum sustainable "
+                    "yield (msy, F = r/2: no better than open access on stock when c/(pq) >= K/2), times cap_factor")
           .cite("Schaefer 1957; Clark 1990"),
       ParamSpec::real("cpr.cap_factor", 1.0)
           .range(0, 10)
@@ -274,8 +276,11 @@ sim::ParamTable parameters() {
           .cite(ostrom + ", principle 4"),
       ParamSpec::real("cpr.fine", 1.5)
           .range(0, 1e6)
-          .describe("Fine per tonne caught beyond the quota, as a multiple of the price, at a first offence")
+          .describe("Commons: fine per tonne caught beyond the quota, as a multiple of the price, at a first offence")
           .cite(ostrom + ", principle 5"),
+      ParamSpec::real("cpr.state_fine", 3.0)
+          .range(0, 1e6)
+          .describe("State: fine per tonne caught beyond the quota, as a multiple of the price, the same at every offence"),
       ParamSpec::real("cpr.sanction_escalation", 1.0)
           .range(0, 1e6)
           .describe("Commons: graduated sanctions, the fine grows by this multiple of the first fine per earlier offence")
@@ -299,11 +304,16 @@ sim::ParamTable parameters() {
           .range(0, 1)
           .describe("State: weight of cooperativeness in the choice to comply with a rule made top-down (1 in the commons)")
           .cite(ostrom + ", principle 3"),
-      ParamSpec::real("cpr.inspection_rate", 1.0)
+      ParamSpec::real("cpr.licence_utilisation", 0.8)
+          .range(0.01, 1)
+          .describe("State: licences go to just enough boats (the first by id on each patch) to take the catch "
+                    "limit at this share of their capacity; the unlicensed cannot land fish")
+          .cite("Clark 1990, ch. 8 (limited entry)"),
+      ParamSpec::real("cpr.inspection_rate", 2.0)
           .with_unit("1/time")
           .range(0, 1e6)
           .describe("State: each licensed harvester that fishes is inspected in a step with probability 1 - exp(-rate dt)"),
-      ParamSpec::real("cpr.inspection_cost", 1.0)
+      ParamSpec::real("cpr.inspection_cost", 0.5)
           .with_unit("credits")
           .range(0, 1e9)
           .describe("State: cost of one inspection, paid by the state to inspectors outside the commons"),
@@ -558,6 +568,7 @@ class Cpr final : public sim::Model {
     quota_price_.assign(p_.patches, 0.0);
     patch_size_.assign(p_.patches, 0);
     patch_members_.assign(p_.patches, 0);
+    patch_licences_.assign(p_.patches, 0);
     for (std::size_t i = 0; i < N; ++i) {
       ++patch_size_[patch_of(i)];
       patch_members_[patch_of(i)] += member_[i];
@@ -588,7 +599,7 @@ class Cpr final : public sim::Model {
           holding_[i] = step_catch / static_cast<double>(patch_size_[k]);
           break;
         case Regime::State:
-          quota_[i] = step_catch / static_cast<double>(patch_size_[k]);
+          quota_[i] = licensed(i) ? step_catch / static_cast<double>(patch_licences_[k]) : 0.0;
           break;
         case Regime::Commons:
           quota_[i] = member_[i] ? step_catch / static_cast<double>(patch_members_[k]) : 0.0;
@@ -626,6 +637,10 @@ class Cpr final : public sim::Model {
         const double assessed = stock_[k] * std::exp(p_.assessment_error * rng.normal(0.0, 1.0));
         const Target target = regime_ == Regime::Market ? p_.market_cap : p_.state_target;
         tac_[k] = p_.f_target(target) * factor * assessed;
+        // Limited entry: the state licenses just enough boats to take the catch at the target
+        // while using `licence_utilisation` of their capacity (skill 1), the first ones by id.
+        const double needed = p_.f_target(target) * factor / (p_.q * p_.max_effort * p_.licence_utilisation);
+        patch_licences_[k] = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(needed)), 1, patch_size_[k]);
       }
     }
   }
@@ -655,6 +670,9 @@ class Cpr final : public sim::Model {
     }
   }
 
+  // Under the state only licensed boats fish: landings need a licence.
+  bool licensed(std::size_t i) const { return i / p_.patches < patch_licences_[patch_of(i)]; }
+
   double margin(std::size_t i) const {
     const double s = stock_[patch_of(i)];
     return s > 0.0 ? p_.p - p_.c / (p_.q * skill_[i] * s) : -p_.c;
@@ -668,7 +686,7 @@ class Cpr final : public sim::Model {
   }
   double fine_per_tonne(std::size_t i) const {
     const double escalation = regime_ == Regime::Commons ? p_.sanction_escalation * offences_[i] : 0.0;
-    return p_.fine * p_.p * (1.0 + escalation);
+    return (regime_ == Regime::State ? p_.state_fine : p_.fine) * p_.p * (1.0 + escalation);
   }
 
   void decide_effort(sim::StepContext& c) {
@@ -703,7 +721,7 @@ class Cpr final : public sim::Model {
           case Regime::State:
           case Regime::Commons: {
             const double gain = margin(i);  // per tonne
-            if (gain <= 0.0 || catch_per_effort <= 0.0) {
+            if (gain <= 0.0 || catch_per_effort <= 0.0 || (regime_ == Regime::State && !licensed(i))) {
               effort_[i] = 0.0;
               break;
             }
@@ -1021,7 +1039,7 @@ class Cpr final : public sim::Model {
   std::vector<double> belief_;
   // Patches.
   std::vector<double> stock_, tac_, quota_price_;
-  std::vector<std::size_t> patch_size_, patch_members_;
+  std::vector<std::size_t> patch_size_, patch_members_, patch_licences_;
   // Accounts besides the harvesters'.
   CompensatedBalance outside_;
   double state_ = 0.0, fund_ = 0.0, exchange_ = 0.0;
