@@ -14,6 +14,7 @@
 #include "sim/run_file.hpp"
 #include "sim/runner.hpp"
 #include "sim/scenario.hpp"
+#include "sim/sweep.hpp"
 #include "sim/version.hpp"
 
 namespace po = boost::program_options;
@@ -26,6 +27,9 @@ constexpr const char* overview = R"(commons-sim: an agent-based simulator of com
 Usage:
   commons-sim run SCENARIO [--set key=value]... [--out FILE] [--overwrite] [--seed N]
                   [--steps N] [--threads N] [--record-every N] [--flush-every N] [--quiet]
+  commons-sim sweep SCENARIO --vary key=lo:hi:n|key=a,b,c... [--design grid|lhs|sobol|morris]
+                  [--samples N] [--levels L] [--replicas R] [--jobs N] [--out FILE] [--overwrite]
+                  [--set key=value]... [--seed N] [--steps N] [--threads N] [--quiet]
   commons-sim check SCENARIO [--set key=value]...
   commons-sim params [--model M] [--format text|md]
   commons-sim outputs [--format text|md]
@@ -34,7 +38,7 @@ Usage:
 
 Exit codes: 0 done, 2 bad input, 3 the run failed (e.g. money not conserved),
 130/143 interrupted by SIGINT/SIGTERM (the output file is kept, status "interrupted").
-Docs: docs/scenarios.md (scenario files), docs/parameters.md, docs/output.md.
+Docs: docs/scenarios.md (scenario files), docs/parameters.md, docs/output.md, docs/sweeps.md.
 )";
 
 // Boost.Program_options without abbreviations: a misspelt option is an error, not a guess.
@@ -147,6 +151,67 @@ int command_run(const std::vector<std::string>& args, const ModelList& models, c
     for (const auto& [name, value] : result.final_values) std::printf("  %-20s %.6g\n", name.c_str(), value);
     std::printf("output: %s\n", run.out.string().c_str());
   }
+  return result.exit_code;
+}
+
+int command_sweep(const std::vector<std::string>& args, const ModelList& models, const std::string& command_line) {
+  po::options_description options("commons-sim sweep SCENARIO [options]");
+  add_set_option(options);
+  options.add_options()
+      ("vary", po::value<std::vector<std::string>>()->composing(),
+       "a varied parameter: key=lo:hi:n (n values; lo:hi for lhs, sobol, morris) or key=a,b,c (repeatable)")
+      ("design", po::value<std::string>()->default_value("grid"), "grid, lhs, sobol or morris")
+      ("samples", po::value<std::int64_t>()->default_value(0),
+       "lhs: points; sobol: base samples N (N (k + 2) points); morris: trajectories (r (k + 1) points)")
+      ("levels", po::value<std::int64_t>()->default_value(4), "morris: grid levels (even)")
+      ("replicas", po::value<std::int64_t>()->default_value(1), "runs per design point, each with its own seed")
+      ("jobs", po::value<int>()->default_value(1), "runs at once (threads across runs)")
+      ("threads", po::value<int>(), "threads inside each run (default: all cores shared among the jobs)")
+      ("out", po::value<std::string>(), "output file (default: SCENARIO's name with -sweep.h5)")
+      ("overwrite", "replace an existing output file")
+      ("seed", po::value<std::string>(), "base seed: run r gets a seed derived from it (sim.seed)")
+      ("steps", po::value<std::string>(), "number of steps of every run (sim.steps)")
+      ("record-every", po::value<std::string>(), "record outputs every N steps (sim.record_every)")
+      ("quiet", "no progress line and no summary");
+  const Parsed parsed = parse("sweep", args, options, "scenario");
+  if (parsed.help) {
+    std::cout << options << "\n";
+    return exit_ok;
+  }
+  const auto& vm = parsed.vm;
+  SweepOptions sweep;
+  sweep.scenario = vm["scenario"].as<std::string>();
+  sweep.overrides = overrides_from(vm);
+  const Scenario base = load_scenario(sweep.scenario, sweep.overrides, models);
+  std::vector<Factor> factors;
+  if (vm.count("vary"))
+    for (const auto& text : vm["vary"].as<std::vector<std::string>>()) factors.push_back(parse_factor(text, base.params));
+  sweep.design = make_design(design_kind(vm["design"].as<std::string>()), std::move(factors),
+                             vm["samples"].as<std::int64_t>(), vm["levels"].as<std::int64_t>(), base.seed);
+  sweep.replicas = vm["replicas"].as<std::int64_t>();
+  sweep.jobs = vm["jobs"].as<int>();
+  if (vm.count("threads")) {
+    sweep.threads = vm["threads"].as<int>();
+    if (sweep.threads < 1 || sweep.threads > 4096)
+      throw InputError("commons-sim sweep: --threads " + std::to_string(sweep.threads) + " is out of range [1, 4096]");
+  }
+  sweep.out = vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>())
+                              : std::filesystem::path(sweep.scenario.stem().string() + "-sweep.h5");
+  sweep.overwrite = vm.count("overwrite") > 0;
+  const bool quiet = vm.count("quiet") > 0;
+  sweep.progress = !quiet && isatty(STDERR_FILENO);
+  sweep.command_line = command_line;
+  const SweepResult result = run_sweep(sweep, models);
+  if (!quiet) {
+    std::printf("commons-sim %s: sweep of %s (%s design, %zu points x %lld replicas): %lld runs, %lld complete, "
+                "%lld failed, %s in %.2f s\n",
+                version, base.model->name.c_str(), design_name(sweep.design.kind).c_str(), sweep.design.points(),
+                static_cast<long long>(sweep.replicas), static_cast<long long>(result.runs),
+                static_cast<long long>(result.complete), static_cast<long long>(result.failed), result.status.c_str(),
+                result.wall_seconds);
+    std::printf("output: %s\n", sweep.out.string().c_str());
+  }
+  if (result.failed > 0) std::cerr << "commons-sim sweep: " << result.failed << " runs failed (see /runs/error)\n";
   return result.exit_code;
 }
 
@@ -271,6 +336,7 @@ int run(int argc, char** argv, const ModelList& models) {
   const std::string command = argc >= 2 ? argv[1] : "";
   try {
     if (command == "run") return command_run(args, models, joined_command_line(argc, argv));
+    if (command == "sweep") return command_sweep(args, models, joined_command_line(argc, argv));
     if (command == "check") return command_check(args, models);
     if (command == "params") return command_params(args, models);
     if (command == "outputs") return command_outputs(args, models);

@@ -26,6 +26,8 @@ constexpr hsize_t series_chunk_rows = 1024;
 constexpr hsize_t flows_chunk_values = 8192;
 constexpr const char* change_in_money = "change_in_money";
 
+}  // namespace
+
 // Everything that can be said about the path before HDF5 touches it, so that a refused run
 // leaves an existing file byte for byte as it was.
 void check_output_path(const fs::path& path, bool overwrite) {
@@ -48,6 +50,8 @@ void check_output_path(const fs::path& path, bool overwrite) {
   if (!fs::is_directory(parent_status)) throw cannot(std::strerror(ENOTDIR));
   if (::access(parent.c_str(), W_OK | X_OK) != 0) throw cannot(std::strerror(errno));
 }
+
+namespace {
 
 std::vector<std::string> ledger_flow_types(const ModelSpec& model) {
   std::vector<std::string> names = model.flow_types;

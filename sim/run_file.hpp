@@ -60,6 +60,10 @@ class RunFile {
   std::unique_ptr<Impl> impl_;
 };
 
+// Refuses (InputError naming the path) an output path that exists while `overwrite` is false, or
+// that cannot be created; checked before HDF5 touches anything, so an existing file is kept.
+void check_output_path(const std::filesystem::path& path, bool overwrite);
+
 // docs/output.md: the file layout above and every model's declared series.
 std::string output_doc_markdown(const ModelList& models);
 

@@ -1,0 +1,410 @@
+#include "sim/sweep.hpp"
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "sim/error.hpp"
+#include "sim/h5.hpp"
+#include "sim/parallel.hpp"
+#include "sim/run_file.hpp"
+#include "sim/runner.hpp"
+#include "sim/scenario.hpp"
+#include "sim/simulation.hpp"
+#include "sim/version.hpp"
+
+namespace sim {
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+// The steps a run records: 0, every record_every steps, and the last step.
+std::vector<std::int64_t> record_steps(const Scenario& s) {
+  std::vector<std::int64_t> steps{0};
+  for (std::int64_t step = s.record_every; step <= s.steps; step += s.record_every) steps.push_back(step);
+  if (steps.back() != s.steps) steps.push_back(s.steps);
+  return steps;
+}
+
+// One finished run, on its way from a worker to the writer.
+struct Finished {
+  std::int64_t run = 0;
+  std::uint64_t seed = 0;
+  std::string status;
+  std::string error;
+  std::vector<double> values;  // [series][record]
+};
+
+// A fixed-shape dataset written a row at a time, in any order.
+class Rows {
+ public:
+  Rows() = default;
+  Rows(hid_t loc, const std::string& name, hid_t type, std::vector<hsize_t> shape, bool fill_nan) : shape_(shape) {
+    h5::Handle space(h5::check(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), loc, name,
+                               "create dataspace"),
+                     h5::Kind::Dataspace);
+    h5::Handle plist(H5Pcreate(H5P_DATASET_CREATE), h5::Kind::PropertyList);
+    std::vector<hsize_t> chunk = shape;
+    chunk[0] = 1;
+    if (shape[0] > 0) h5::check(H5Pset_chunk(plist.id(), static_cast<int>(chunk.size()), chunk.data()), loc, name, "set chunks");
+    if (fill_nan) h5::check(H5Pset_fill_value(plist.id(), H5T_NATIVE_DOUBLE, &nan), loc, name, "set fill value");
+    dataset_ = h5::Handle(h5::check(H5Dcreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT,
+                                               shape[0] > 0 ? plist.id() : H5P_DEFAULT, H5P_DEFAULT),
+                                    loc, name, "create dataset"),
+                          h5::Kind::Dataset);
+    name_ = name;
+  }
+  hid_t id() const { return dataset_.id(); }
+
+  // Writes row `row` (the values of every other dimension) from memory of `memory_type`.
+  void write(hsize_t row, hid_t memory_type, const void* data) {
+    std::vector<hsize_t> start(shape_.size(), 0), count = shape_;
+    start[0] = row;
+    count[0] = 1;
+    h5::Handle file_space(H5Dget_space(dataset_.id()), h5::Kind::Dataspace);
+    h5::check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+              dataset_.id(), "", "select row of " + name_);
+    h5::Handle memory_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), h5::Kind::Dataspace);
+    h5::check(H5Dwrite(dataset_.id(), memory_type, memory_space.id(), file_space.id(), H5P_DEFAULT, data),
+              dataset_.id(), "", "write row of " + name_);
+  }
+
+ private:
+  h5::Handle dataset_;
+  std::string name_;
+  std::vector<hsize_t> shape_;
+};
+
+// The sweep's output file (docs/sweeps.md).
+class SweepFile {
+ public:
+  SweepFile(const SweepOptions& o, const Scenario& base, const std::vector<std::int64_t>& steps,
+            const std::vector<double>& times, std::int64_t runs, const RunMeta& meta)
+      : path_(o.out), series_count_(base.model->series.size()), records_(steps.size()), replicas_(o.replicas) {
+    check_output_path(o.out, o.overwrite);
+    h5::silence_errors();
+    file_ = h5::create_file(o.out, H5P_DEFAULT);
+    const hid_t f = file_.id();
+    const auto string_type = h5::string_type();
+    const auto n_runs = static_cast<hsize_t>(runs);
+    const auto n_steps = static_cast<hsize_t>(steps.size());
+
+    {  // /scenario: the base scenario every run starts from
+      h5::Handle g = h5::create_group(f, "scenario");
+      h5::write_attribute(g.id(), "text", base.resolved_text);
+      h5::write_attribute(g.id(), "file", base.file.string());
+      for (const auto& [name, value] : base.params.all()) h5::write_attribute(g.id(), name, value.text);
+    }
+    {  // /meta
+      meta_ = h5::create_group(f, "meta");
+      const hid_t g = meta_.id();
+      h5::write_attribute(g, "format", "commons-sim/1");
+      h5::write_attribute(g, "kind", "sweep");
+      h5::write_attribute(g, "version", meta.version);
+      h5::write_attribute(g, "git_commit", meta.git_commit);
+      h5::write_attribute(g, "command_line", meta.command_line);
+      h5::write_attribute(g, "model", base.model->name);
+      h5::write_attribute(g, "seed", base.seed);
+      h5::write_attribute(g, "jobs", static_cast<std::int64_t>(o.jobs));
+      h5::write_attribute(g, "threads", static_cast<std::int64_t>(meta.threads));
+      h5::write_attribute(g, "start_time", meta.start_time);
+      h5::write_attribute(g, "status", "running");
+    }
+    {  // /sweep: the design
+      h5::Handle g = h5::create_group(f, "sweep");
+      const Design& d = o.design;
+      h5::write_attribute(g.id(), "design", design_name(d.kind));
+      h5::write_attribute(g.id(), "samples", d.samples);
+      h5::write_attribute(g.id(), "levels", d.levels);
+      h5::write_attribute(g.id(), "replicates", o.replicas);
+      h5::write_attribute(g.id(), "points", static_cast<std::int64_t>(d.points()));
+      std::vector<std::string> names, specs;
+      for (const auto& factor : d.factors) {
+        names.push_back(factor.name);
+        specs.push_back(factor.is_list ? "list" : format_real(factor.lo) + ":" + format_real(factor.hi) +
+                                                      (factor.n > 0 ? ":" + std::to_string(factor.n) : ""));
+      }
+      h5::write_attribute(g.id(), "factors", names);
+      h5::write_attribute(g.id(), "ranges", specs);
+      h5::write_attribute(g.id(), "seed_rule",
+                          "run r has seed splitmix64(seed + (r + 1) * 0x9E3779B97F4A7C15) & (2^53 - 1)");
+      h5::write_attribute(g.id(), "run_order", "run = point * replicates + replicate");
+    }
+    {  // /series: [run, step]
+      h5::Handle g = h5::create_group(f, "series");
+      Rows run_scale(g.id(), "run", H5T_STD_I64LE, {n_runs}, false);
+      write_all_ints(run_scale.id(), runs);
+      h5::make_scale(run_scale.id(), "run");
+      Rows step_scale(g.id(), "step", H5T_STD_I64LE, {n_steps}, false);
+      h5::check(H5Dwrite(step_scale.id(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), g.id(),
+                "step", "write");
+      h5::make_scale(step_scale.id(), "step");
+      Rows time(g.id(), base.model->time_name, H5T_IEEE_F64LE, {n_steps}, false);
+      h5::check(H5Dwrite(time.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, times.data()), g.id(),
+                base.model->time_name, "write");
+      h5::write_attribute(time.id(), "units", base.model->time_units);
+      h5::write_attribute(time.id(), "description", "simulated time at the end of the step (the base scenario's)");
+      h5::attach_scale(time.id(), step_scale.id(), 0);
+      for (const auto& spec : base.model->series) {
+        Rows rows(g.id(), spec.name, H5T_IEEE_F64LE, {n_runs, n_steps}, true);
+        h5::write_attribute(rows.id(), "units", spec.units);
+        h5::write_attribute(rows.id(), "description", spec.description);
+        h5::attach_scale(rows.id(), run_scale.id(), 0);
+        h5::attach_scale(rows.id(), step_scale.id(), 1);
+        series_.push_back(std::move(rows));
+      }
+    }
+    {  // /runs: one row per run
+      h5::Handle g = h5::create_group(f, "runs");
+      Rows run_scale(g.id(), "run", H5T_STD_I64LE, {n_runs}, false);
+      write_all_ints(run_scale.id(), runs);
+      h5::make_scale(run_scale.id(), "run");
+      auto column = [&](const std::string& name, hid_t type, const std::string& description) {
+        Rows rows(g.id(), name, type, {n_runs}, type == H5T_IEEE_F64LE);
+        h5::write_attribute(rows.id(), "description", description);
+        h5::attach_scale(rows.id(), run_scale.id(), 0);
+        return rows;
+      };
+      seed_ = column("seed", H5T_STD_U64LE, "the run's seed (see /sweep seed_rule)");
+      point_ = column("point", H5T_STD_I64LE, "the design point");
+      replicate_ = column("replicate", H5T_STD_I64LE, "the replicate at that point");
+      status_ = column("status", string_type.id(), "complete, failed, or empty if the run did not finish");
+      error_ = column("error", string_type.id(), "why a failed run failed");
+      for (const auto& factor : o.design.factors) {
+        const bool numeric = factor.numeric();
+        factors_.push_back(column(factor.name, numeric ? H5T_IEEE_F64LE : string_type.id(),
+                                  "value of " + factor.name + " in this run"));
+        factor_numeric_.push_back(numeric);
+      }
+      // Point, replicate and the varied values are known before any run starts.
+      for (std::int64_t r = 0; r < runs; ++r) {
+        const std::int64_t point = r / o.replicas, replicate = r % o.replicas;
+        point_.write(static_cast<hsize_t>(r), H5T_NATIVE_INT64, &point);
+        replicate_.write(static_cast<hsize_t>(r), H5T_NATIVE_INT64, &replicate);
+        for (std::size_t fi = 0; fi < factors_.size(); ++fi) {
+          const auto p = static_cast<std::size_t>(point);
+          if (factor_numeric_[fi]) {
+            factors_[fi].write(static_cast<hsize_t>(r), H5T_NATIVE_DOUBLE, &o.design.value[p][fi]);
+          } else {
+            const char* text = o.design.text[p][fi].c_str();
+            factors_[fi].write(static_cast<hsize_t>(r), string_type.id(), &text);
+          }
+        }
+      }
+    }
+    string_type_ = h5::string_type();
+  }
+
+  void write(const Finished& run) {
+    const auto row = static_cast<hsize_t>(run.run);
+    seed_.write(row, H5T_NATIVE_UINT64, &run.seed);
+    const char* status = run.status.c_str();
+    status_.write(row, string_type_.id(), &status);
+    const char* error = run.error.c_str();
+    error_.write(row, string_type_.id(), &error);
+    if (run.values.empty()) return;  // a failed run keeps its NaN fill
+    for (std::size_t s = 0; s < series_count_; ++s) series_[s].write(row, H5T_NATIVE_DOUBLE, &run.values[s * records_]);
+  }
+
+  void flush() { h5::check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), file_.id(), "", "flush"); }
+
+  void finish(const SweepResult& result, const std::string& end_time) {
+    const hid_t g = meta_.id();
+    h5::write_attribute(g, "status", result.status);
+    h5::write_attribute(g, "runs", result.runs);
+    h5::write_attribute(g, "runs_complete", result.complete);
+    h5::write_attribute(g, "runs_failed", result.failed);
+    h5::write_attribute(g, "wall_seconds", result.wall_seconds);
+    h5::write_attribute(g, "end_time", end_time);
+    series_.clear();
+    factors_.clear();
+    seed_ = Rows();
+    point_ = Rows();
+    replicate_ = Rows();
+    status_ = Rows();
+    error_ = Rows();
+    meta_.close();
+    file_.close();
+  }
+
+ private:
+  static void write_all_ints(hid_t dataset, std::int64_t n) {
+    std::vector<std::int64_t> values(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) values[static_cast<std::size_t>(i)] = i;
+    if (n > 0) h5::check(H5Dwrite(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), dataset, "", "write");
+  }
+
+  std::filesystem::path path_;
+  std::size_t series_count_;
+  std::size_t records_;
+  std::int64_t replicas_;
+  h5::Handle file_;
+  h5::Handle meta_;
+  h5::Handle string_type_;
+  std::vector<Rows> series_;
+  Rows seed_, point_, replicate_, status_, error_;
+  std::vector<Rows> factors_;
+  std::vector<bool> factor_numeric_;
+};
+
+volatile std::sig_atomic_t sweep_signal = 0;
+extern "C" void on_sweep_signal(int signal) { sweep_signal = signal; }
+
+// One run of the sweep, start to finish, on the calling thread. Bad parameter combinations
+// (InputError) and failed runs (RunError) are recorded, not thrown.
+Finished run_one(const SweepOptions& o, const ModelList& models, std::int64_t run, const Scenario& base,
+                 const std::vector<std::int64_t>& steps) {
+  Finished out;
+  out.run = run;
+  out.seed = run_seed(base.seed, static_cast<std::uint64_t>(run));
+  const auto point = static_cast<std::size_t>(run / o.replicas);
+  std::vector<std::string> overrides = o.overrides;
+  for (std::size_t f = 0; f < o.design.factors.size(); ++f)
+    overrides.push_back(o.design.factors[f].name + "=" + o.design.text[point][f]);
+  overrides.push_back("sim.seed=" + std::to_string(out.seed));
+  try {
+    const Scenario scenario = load_scenario(o.scenario, overrides, models);
+    Simulation simulation(scenario);
+    const std::size_t series = scenario.model->series.size();
+    out.values.assign(series * steps.size(), nan);
+    auto record = [&](std::size_t k) {
+      const auto values = simulation.measure();
+      for (std::size_t s = 0; s < series; ++s) out.values[s * steps.size() + k] = values[s];
+    };
+    record(0);
+    for (std::size_t k = 1; k < steps.size(); ++k) {
+      while (simulation.steps_done() < steps[k]) simulation.step();
+      record(k);
+    }
+    out.status = "complete";
+  } catch (const InputError& e) {
+    out.status = "failed";
+    out.error = e.what();
+    out.values.clear();
+  } catch (const RunError& e) {
+    out.status = "failed";
+    out.error = e.what();
+    out.values.clear();
+  }
+  return out;
+}
+
+}  // namespace
+
+SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
+  const auto start = std::chrono::steady_clock::now();
+  const Scenario base = load_scenario(o.scenario, o.overrides, models);
+  if (o.replicas < 1) throw InputError("--replicas " + std::to_string(o.replicas) + " must be at least 1");
+  if (o.jobs < 1 || o.jobs > 4096) throw InputError("--jobs " + std::to_string(o.jobs) + " is out of range [1, 4096]");
+  const std::vector<std::int64_t> steps = record_steps(base);
+  std::vector<double> times;
+  {
+    // The time axis comes from the base scenario's model (its time per step).
+    const Scenario probe = load_scenario(o.scenario, o.overrides, models);
+    Simulation simulation(probe);
+    for (auto s : steps) times.push_back(simulation.model().time_at(s));
+  }
+  const auto runs = static_cast<std::int64_t>(o.design.points()) * o.replicas;
+
+  const int threads = o.threads > 0 ? o.threads : std::max(1, max_threads() / o.jobs);
+  RunMeta meta{version, git_commit, o.command_line, threads, utc_now()};
+  SweepFile file(o, base, steps, times, runs, meta);
+
+  sweep_signal = 0;
+  auto previous_int = std::signal(SIGINT, on_sweep_signal);
+  auto previous_term = std::signal(SIGTERM, on_sweep_signal);
+
+  // Workers claim runs in order and hand finished runs to this thread, which alone writes.
+  std::atomic<std::int64_t> next{0};
+  std::mutex mutex;
+  std::condition_variable ready, room;
+  std::deque<Finished> done;
+  const std::size_t max_waiting = static_cast<std::size_t>(2 * o.jobs);
+  int workers_left = o.jobs;
+  std::vector<std::thread> workers;
+  for (int j = 0; j < o.jobs; ++j) {
+    workers.emplace_back([&] {
+      set_threads(threads);
+      for (;;) {
+        if (sweep_signal != 0) break;
+        const std::int64_t run = next.fetch_add(1);
+        if (run >= runs) break;
+        Finished finished = run_one(o, models, run, base, steps);
+        std::unique_lock lock(mutex);
+        room.wait(lock, [&] { return done.size() < max_waiting; });
+        done.push_back(std::move(finished));
+        ready.notify_one();
+      }
+      std::lock_guard lock(mutex);
+      --workers_left;
+      ready.notify_one();
+    });
+  }
+
+  SweepResult result;
+  result.runs = runs;
+  auto last_flush = std::chrono::steady_clock::now();
+  auto last_progress = last_flush;
+  std::int64_t written = 0;
+  std::exception_ptr write_error;
+  for (;;) {
+    std::unique_lock lock(mutex);
+    ready.wait_for(lock, std::chrono::milliseconds(200), [&] { return !done.empty() || workers_left == 0; });
+    if (done.empty()) {
+      if (workers_left == 0) break;
+      continue;
+    }
+    Finished f = std::move(done.front());
+    done.pop_front();
+    room.notify_all();
+    lock.unlock();
+    try {
+      file.write(f);
+    } catch (...) {
+      write_error = std::current_exception();
+      sweep_signal = SIGTERM;  // stop claiming runs; the error is rethrown after the workers stop
+    }
+    ++written;
+    (f.status == "complete" ? result.complete : result.failed)++;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_flush > std::chrono::seconds(1)) {
+      file.flush();
+      last_flush = now;
+    }
+    if (o.progress && (now - last_progress > std::chrono::milliseconds(250) || written == runs)) {
+      last_progress = now;
+      std::fprintf(stderr, "\rrun %lld/%lld  (%lld failed)   ", static_cast<long long>(written),
+                   static_cast<long long>(runs), static_cast<long long>(result.failed));
+      std::fflush(stderr);
+    }
+  }
+  for (auto& w : workers)
+    if (w.joinable()) w.join();
+  if (o.progress) std::fputc('\n', stderr);
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+  if (write_error) std::rethrow_exception(write_error);
+
+  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (sweep_signal != 0 && written < runs) {
+    result.status = "interrupted";
+    result.exit_code = sweep_signal == SIGINT ? exit_sigint : exit_sigterm;
+  } else {
+    result.status = "complete";
+    result.exit_code = result.failed > 0 ? exit_run_error : exit_ok;
+  }
+  file.finish(result, utc_now());
+  return result;
+}
+
+}  // namespace sim

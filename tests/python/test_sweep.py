@@ -1,0 +1,186 @@
+"""Sweeps: designs, the sweep file, parallel runs, failure isolation, flat memory."""
+import os
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import SMALL
+
+TINY = SMALL.replace("steps = 20", "steps = 10").replace("agents = 1000", "agents = 200")
+
+
+def strings(dataset):
+    return [v.decode() if isinstance(v, bytes) else v for v in dataset[:]]
+
+
+def sweep(sim, scenario, out, *args, check=0):
+    return sim("sweep", scenario(TINY), "--out", out, "--quiet", *args, check=check)
+
+
+def test_grid_runs_every_combination_times_replicas(sim, scenario, tmp_path):
+    out = tmp_path / "grid.h5"
+    sweep(sim, scenario, out, "--vary", "exchange.rule=random,saving", "--vary", "exchange.saving=0:0.6:3",
+          "--replicas", "2")
+    with h5py.File(out, "r") as f:
+        assert f["series/gini"].shape == (12, 11)
+        assert strings(f["runs/exchange.rule"]) == ["random"] * 6 + ["saving"] * 6
+        assert list(f["runs/exchange.saving"][:]) == [0, 0, 0.3, 0.3, 0.6, 0.6] * 2
+        assert list(f["runs/replicate"][:]) == [0, 1] * 6
+        assert list(f["runs/point"][:]) == [p for p in range(6) for _ in range(2)]
+        assert strings(f["runs/status"]) == ["complete"] * 12
+        assert f["sweep"].attrs["design"] == "grid"
+        assert f["meta"].attrs["status"] == "complete" and f["meta"].attrs["runs_failed"] == 0
+        assert np.all(np.isfinite(f["series/gini"][:]))
+        # saving narrows the distribution: at the last step, lambda = 0.6 has the lowest Gini
+        gini = f["series/gini"][:, -1]
+        assert gini[10] < gini[6] and gini[11] < gini[7]
+    ds = xr.open_dataset(out, engine="h5netcdf", group="series")
+    assert ds["gini"].dims == ("run", "step")
+    runs = xr.open_dataset(out, engine="h5netcdf", group="runs")
+    assert runs["exchange.saving"].dims == ("run",)
+
+
+def splitmix_seed(base, run):
+    mask = (1 << 64) - 1
+    z = (base + (run + 1) * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    return z & ((1 << 53) - 1)
+
+
+def test_run_seeds_follow_the_documented_hash(sim, scenario, tmp_path):
+    out = tmp_path / "seeds.h5"
+    sweep(sim, scenario, out, "--vary", "exchange.saving=0:0.5:2", "--replicas", "3", "--seed", "42")
+    with h5py.File(out, "r") as f:
+        assert [int(s) for s in f["runs/seed"][:]] == [splitmix_seed(42, r) for r in range(6)]
+        # replicates differ, and a replicate differs from another point's
+        gini = f["series/gini"][:, -1]
+        assert len(set(gini)) == 6
+
+
+def test_jobs_and_threads_do_not_change_the_file(sim, scenario, tmp_path):
+    outs = []
+    for jobs, threads in [(1, 1), (2, 1), (3, 2)]:
+        out = tmp_path / f"j{jobs}.h5"
+        sweep(sim, scenario, out, "--vary", "exchange.rule=random,saving,yard_sale",
+              "--vary", "exchange.chi=0:0.2:3", "--replicas", "2", "--jobs", jobs, "--threads", threads)
+        outs.append(out)
+    for other in outs[1:]:
+        for group in ["/series", "/runs"]:
+            r = subprocess.run(["h5diff", str(outs[0]), str(other), group, group], capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_run_of_a_sweep_equals_the_single_run(sim, scenario, tmp_path):
+    out = tmp_path / "one.h5"
+    sweep(sim, scenario, out, "--vary", "exchange.saving=0.4:0.4:1", "--set", "exchange.rule=saving", "--seed", "5")
+    with h5py.File(out, "r") as f:
+        seed = int(f["runs/seed"][0])
+        swept = f["series/gini"][0]
+    single = tmp_path / "single.h5"
+    sim("run", scenario(TINY), "--out", single, "--quiet", "--set", "exchange.rule=saving", "--set",
+        "exchange.saving=0.4", "--seed", seed, check=0)
+    with h5py.File(single, "r") as f:
+        assert f["series/gini"][:].tobytes() == swept.tobytes()
+
+
+def test_latin_hypercube_fills_every_stratum_once(sim, scenario, tmp_path):
+    out = tmp_path / "lhs.h5"
+    sweep(sim, scenario, out, "--design", "lhs", "--samples", "8", "--vary", "exchange.chi=0:0.8",
+          "--vary", "exchange.saving=0.1:0.5")
+    with h5py.File(out, "r") as f:
+        chi = f["runs/exchange.chi"][:]
+        saving = f["runs/exchange.saving"][:]
+    assert len(chi) == 8
+    assert sorted(np.floor(chi / 0.1).astype(int)) == list(range(8))
+    assert sorted(np.floor((saving - 0.1) / 0.05).astype(int)) == list(range(8))
+
+
+def test_sobol_design_is_saltelli_a_b_and_ab_i(sim, scenario, tmp_path):
+    out = tmp_path / "sobol.h5"
+    n, k = 5, 2
+    sweep(sim, scenario, out, "--design", "sobol", "--samples", n, "--vary", "exchange.chi=0:1",
+          "--vary", "exchange.saving=0:0.9")
+    with h5py.File(out, "r") as f:
+        x = np.column_stack([f["runs/exchange.chi"][:], f["runs/exchange.saving"][:]])
+    assert x.shape == (n * (k + 2), k)
+    a, b = x[:n], x[n:2 * n]
+    for i in range(k):
+        ab = x[(2 + i) * n:(3 + i) * n]
+        expected = a.copy()
+        expected[:, i] = b[:, i]
+        assert np.array_equal(ab, expected)
+    assert np.all((x[:, 0] >= 0) & (x[:, 0] <= 1)) and np.all((x[:, 1] >= 0) & (x[:, 1] <= 0.9))
+
+
+def test_morris_trajectories_move_one_factor_at_a_time(sim, scenario, tmp_path):
+    out = tmp_path / "morris.h5"
+    r, k, levels = 3, 2, 4
+    sweep(sim, scenario, out, "--design", "morris", "--samples", r, "--levels", levels,
+          "--vary", "exchange.chi=0:1", "--vary", "exchange.saving=0:0.9")
+    with h5py.File(out, "r") as f:
+        x = np.column_stack([f["runs/exchange.chi"][:], f["runs/exchange.saving"][:] / 0.9])
+    assert x.shape == (r * (k + 1), k)
+    delta = levels / (2 * (levels - 1))
+    for t in range(r):
+        traj = x[t * (k + 1):(t + 1) * (k + 1)]
+        moved = sorted(int(np.flatnonzero(~np.isclose(traj[i + 1], traj[i]))[0]) for i in range(k))
+        assert moved == list(range(k))  # each factor moves exactly once
+        steps = np.abs(np.diff(traj, axis=0)).sum(axis=1)
+        assert np.allclose(steps, delta)
+        assert np.all((traj >= -1e-12) & (traj <= 1 + 1e-12))
+
+
+def test_a_failed_run_is_recorded_and_the_sweep_goes_on(sim, scenario, tmp_path):
+    out = tmp_path / "fail.h5"
+    r = sweep(sim, scenario, out, "--set", "exchange.rule=saving", "--set", "exchange.saving=0.5",
+              "--set", "exchange.saving_distribution=uniform", "--vary", "exchange.saving_min=0:0.9:3", check=None)
+    assert r.returncode == 3
+    with h5py.File(out, "r") as f:
+        assert strings(f["runs/status"]) == ["complete", "complete", "failed"]
+        errors = strings(f["runs/error"])
+        assert errors[:2] == ["", ""] and "saving_min = 0.9 is above exchange.saving = 0.5" in errors[2]
+        assert np.all(np.isnan(f["series/gini"][2])) and np.all(np.isfinite(f["series/gini"][:2]))
+        assert f["meta"].attrs["runs_failed"] == 1
+
+
+def test_bad_sweep_specifications_exit_2(sim, scenario, tmp_path):
+    path = scenario(TINY)
+    r = sim("sweep", path, "--vary", "exchange.chii=0:1:2")
+    assert r.returncode == 2 and "did you mean 'exchange.chi'" in r.stderr
+    r = sim("sweep", path, "--design", "lhs", "--samples", "4", "--vary", "exchange.rule=random,saving")
+    assert r.returncode == 2 and "needs a numeric range" in r.stderr
+    r = sim("sweep", path, "--vary", "exchange.saving=0:1.5:3")
+    assert r.returncode == 2 and "allowed range" in r.stderr
+    r = sim("sweep", path, "--vary", "exchange.saving=0:0.5")
+    assert r.returncode == 2 and "lo:hi:n" in r.stderr
+    r = sim("sweep", path)
+    assert r.returncode == 2 and "at least one --vary" in r.stderr
+    keep = tmp_path / "keep.h5"
+    keep.write_bytes(b"results")
+    r = sim("sweep", path, "--vary", "exchange.saving=0:0.5:2", "--out", keep)
+    assert r.returncode == 2 and keep.read_bytes() == b"results"
+
+
+def peak_rss_mib(binary, args, cwd):
+    proc = subprocess.Popen([str(binary), *map(str, args)], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read()
+    return usage.ru_maxrss / 1024
+
+
+def test_memory_does_not_grow_with_the_number_of_runs(binary, scenario, tmp_path):
+    """Finished runs go to disk: 3000 runs need no more memory than 300 (within 8 MiB)."""
+    path = scenario(TINY.replace("agents = 200", "agents = 20").replace("steps = 10", "steps = 5"))
+    common = ["sweep", path, "--quiet", "--jobs", "2", "--threads", "1"]
+    small = peak_rss_mib(binary, common + ["--vary", "exchange.chi=0:1:300", "--out", tmp_path / "a.h5"], tmp_path)
+    large = peak_rss_mib(binary, common + ["--vary", "exchange.chi=0:1:3000", "--out", tmp_path / "b.h5"], tmp_path)
+    with h5py.File(tmp_path / "b.h5", "r") as f:
+        assert f["series/gini"].shape[0] == 3000
+        assert np.all(np.isfinite(f["series/gini"][:]))
+    assert large - small < 8, f"300 runs: {small:.1f} MiB, 3000 runs: {large:.1f} MiB"
