@@ -91,6 +91,24 @@ const ParamTable& sim_params() {
   return table;
 }
 
+const ParamTable& sweep_params() {
+  static const ParamTable table = {
+      ParamSpec::choice("sweep.design", {"grid", "lhs", "sobol", "morris"}, "grid")
+          .describe("Design of a sweep (docs/sweeps.md); `--design` overrides it"),
+      ParamSpec::integer("sweep.samples", 0)
+          .range(0, 1e9)
+          .describe("lhs: points; sobol: base samples N; morris: trajectories; `--samples` overrides it"),
+      ParamSpec::integer("sweep.levels", 4)
+          .range(2, 1000)
+          .describe("morris: grid levels (even); `--levels` overrides it"),
+      ParamSpec::integer("sweep.replicas", 1)
+          .with_unit("runs")
+          .range(1, 1e9)
+          .describe("Runs per design point, each with its own seed; `--replicas` overrides it"),
+  };
+  return table;
+}
+
 // ---- ParamValues --------------------------------------------------------------------------
 
 namespace {

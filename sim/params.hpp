@@ -53,6 +53,10 @@ using ParamTable = std::vector<ParamSpec>;
 // The engine's own parameters, section [sim]: model, steps, seed, record_every, flush_every.
 const ParamTable& sim_params();
 
+// Section [sweep], read by `commons-sim sweep` only: design, samples, levels, replicas. The
+// varied parameters are keys `vary.<parameter> = lo:hi:n` or `= a,b,c` in the same section.
+const ParamTable& sweep_params();
+
 // One resolved parameter: its declaration, the text it was given as and its value over time.
 struct ParamValue {
   const ParamSpec* spec = nullptr;

@@ -506,6 +506,19 @@ Scenario load_scenario(const std::filesystem::path& file, const std::vector<std:
       add_option(desc, s.name, s.description);
     }
   }
+  // [sweep]: its settings, and `vary.<parameter>` for every parameter a sweep may vary.
+  for (const ParamSpec& s : sweep_params()) {
+    by_name.emplace(s.name, &s);
+    names.push_back(s.name);
+    add_option(desc, s.name, s.description);
+  }
+  const std::string vary_prefix = "sweep.vary.";
+  const std::size_t parameter_count = names.size() - sweep_params().size();
+  for (std::size_t i = 0; i < parameter_count; ++i) {
+    names.push_back(vary_prefix + names[i]);
+    add_option(desc, names.back(), "a varied parameter of a sweep");
+  }
+  auto is_vary = [&](const std::string& name) { return name.compare(0, vary_prefix.size(), vary_prefix) == 0; };
 
   // The second reading: Boost parses each file against the full option list, unregistered
   // options not allowed; its error carries no line, so the entry's origin supplies it.
@@ -535,10 +548,11 @@ Scenario load_scenario(const std::filesystem::path& file, const std::vector<std:
   // broken base file should not pass unnoticed because today's scenario hides it.
   for (const auto& f : loader.files) {
     for (const Entry& e : f->entries) {
-      if (e.name != "include") resolve_value(*by_name.at(e.name), e.value, e.origin);
+      if (e.name != "include" && !is_vary(e.name)) resolve_value(*by_name.at(e.name), e.value, e.origin);
     }
   }
-  for (const Entry& e : set_entries) resolve_value(*by_name.at(e.name), e.value, e.origin);
+  for (const Entry& e : set_entries)
+    if (!is_vary(e.name)) resolve_value(*by_name.at(e.name), e.value, e.origin);
 
   Scenario scenario;
   scenario.file = file;
@@ -556,6 +570,14 @@ Scenario load_scenario(const std::filesystem::path& file, const std::vector<std:
       scenario.params.set(s->name, resolve_value(*s, it->second.value, it->second.origin));
     }
   }
+
+  for (const ParamSpec& s : sweep_params()) {
+    const auto it = given.find(s.name);
+    scenario.sweep.set(s.name, it == given.end() ? resolve_value(s, s.default_text, "default")
+                                                 : resolve_value(s, it->second.value, it->second.origin));
+  }
+  for (const auto& [name, entry] : given)
+    if (is_vary(name)) scenario.sweep_vary.push_back(name.substr(vary_prefix.size()) + "=" + entry.value);
 
   scenario.steps = scenario.params.integer("sim.steps");
   scenario.seed = static_cast<std::uint64_t>(scenario.params.integer("sim.seed"));

@@ -20,6 +20,10 @@ struct Scenario {
   std::int64_t record_every = 1;     // [sim] record_every
   std::int64_t flush_every = 100;    // [sim] flush_every
   ParamValues params;                // every [sim] and model parameter, defaults filled in
+  // Section [sweep] (used by `commons-sim sweep` only, and not part of resolved_text): the
+  // design settings and the `vary.<parameter>` entries as "parameter=spec", ordered by name.
+  ParamValues sweep;
+  std::vector<std::string> sweep_vary;
   // The fully resolved scenario as INI text: [sim] and every model parameter with its value,
   // one per line, so that running this text reproduces the run.
   std::string resolved_text;

@@ -184,6 +184,11 @@ class SweepFile {
         const bool numeric = factor.numeric();
         factors_.push_back(column(factor.name, numeric ? H5T_IEEE_F64LE : string_type.id(),
                                   "value of " + factor.name + " in this run"));
+        h5::write_attribute(factors_.back().id(), "units", factor.spec->unit);
+        if (numeric && !factor.is_list) {  // the range the design spans (Morris and Sobol need it)
+          h5::write_attribute(factors_.back().id(), "lower", factor.lo);
+          h5::write_attribute(factors_.back().id(), "upper", factor.hi);
+        }
         factor_numeric_.push_back(numeric);
       }
       // Point, replicate and the varied values are known before any run starts.

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 SOURCE_DIR = Path(os.environ.get("SIM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-BINARY = Path(os.environ.get("COMMONS_SIM", SOURCE_DIR / "build" / "commons-sim"))
+BINARY = Path(os.environ.get("COMMONS_SIM", SOURCE_DIR / "build" / "commons-sim")).resolve()
 
 
 @pytest.fixture(scope="session")

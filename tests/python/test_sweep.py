@@ -184,3 +184,33 @@ def test_memory_does_not_grow_with_the_number_of_runs(binary, scenario, tmp_path
         assert f["series/gini"].shape[0] == 3000
         assert np.all(np.isfinite(f["series/gini"][:]))
     assert large - small < 8, f"300 runs: {small:.1f} MiB, 3000 runs: {large:.1f} MiB"
+
+
+SWEEP_SECTION = TINY + """
+[sweep]
+replicas = 2
+vary.exchange.saving = 0:0.6:3
+vary.exchange.rule = random,saving
+"""
+
+
+def test_a_sweep_section_carries_the_whole_question(sim, scenario, tmp_path):
+    path = scenario(SWEEP_SECTION, name="question.ini")
+    sim("sweep", path, "--out", tmp_path / "q.h5", "--quiet", check=0)
+    with h5py.File(tmp_path / "q.h5", "r") as f:
+        assert f["series/gini"].shape == (12, 11)  # 2 rules x 3 savings x 2 replicas
+        assert f["sweep"].attrs["replicates"] == 2
+        assert list(f["sweep"].attrs["factors"]) == ["exchange.rule", "exchange.saving"]
+    # the command line wins: --vary replaces the file's list, --replicas its count
+    sim("sweep", path, "--out", tmp_path / "c.h5", "--quiet", "--vary", "exchange.chi=0:0.1:2", "--replicas", "1",
+        check=0)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        assert f["series/gini"].shape[0] == 2 and list(f["sweep"].attrs["factors"]) == ["exchange.chi"]
+    # a plain run of the same file ignores [sweep]
+    sim("run", path, "--out", tmp_path / "r.h5", "--quiet", check=0)
+
+
+def test_a_misspelt_varied_parameter_in_the_file_names_its_line(sim, scenario):
+    path = scenario(SWEEP_SECTION.replace("vary.exchange.rule", "vary.exchange.rulle"), name="typo.ini")
+    r = sim("sweep", path)
+    assert r.returncode == 2 and "typo.ini:13" in r.stderr and "sweep.vary.exchange.rule" in r.stderr
