@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "sim/error.hpp"
@@ -29,7 +30,8 @@ Usage:
                   [--steps N] [--threads N] [--record-every N] [--flush-every N] [--quiet]
   commons-sim sweep SCENARIO --vary key=lo:hi:n|key=a,b,c... [--design grid|lhs|sobol|morris]
                   [--samples N] [--levels L] [--replicas R] [--jobs N] [--out FILE] [--overwrite]
-                  [--set key=value]... [--seed N] [--steps N] [--threads N] [--quiet]
+                  [--set key=value]... [--seed N] [--steps N] [--threads N] [--shard i/n] [--quiet]
+  commons-sim merge PART... --out FILE [--overwrite]
   commons-sim check SCENARIO [--set key=value]...
   commons-sim params [--model M] [--format text|md]
   commons-sim outputs [--format text|md]
@@ -172,6 +174,7 @@ int command_sweep(const std::vector<std::string>& args, const ModelList& models,
       ("seed", po::value<std::string>(), "base seed: run r gets a seed derived from it (sim.seed)")
       ("steps", po::value<std::string>(), "number of steps of every run (sim.steps)")
       ("record-every", po::value<std::string>(), "record outputs every N steps (sim.record_every)")
+      ("shard", po::value<std::string>(), "i/n: run only part i of n (runs r with r % n == i); join with merge")
       ("quiet", "no progress line and no summary");
   const Parsed parsed = parse("sweep", args, options, "scenario");
   if (parsed.help) {
@@ -204,6 +207,7 @@ int command_sweep(const std::vector<std::string>& args, const ModelList& models,
   sweep.out = vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>())
                               : std::filesystem::path(sweep.scenario.stem().string() + "-sweep.h5");
   sweep.overwrite = vm.count("overwrite") > 0;
+  if (vm.count("shard")) std::tie(sweep.shard_index, sweep.shard_count) = parse_shard(vm["shard"].as<std::string>());
   const bool quiet = vm.count("quiet") > 0;
   sweep.progress = !quiet && isatty(STDERR_FILENO);
   sweep.command_line = command_line;
@@ -219,6 +223,40 @@ int command_sweep(const std::vector<std::string>& args, const ModelList& models,
   }
   if (result.failed > 0) std::cerr << "commons-sim sweep: " << result.failed << " runs failed (see /runs/error)\n";
   return result.exit_code;
+}
+
+int command_merge(const std::vector<std::string>& args) {
+  po::options_description options("commons-sim merge PART... --out FILE [options]");
+  options.add_options()("out", po::value<std::string>(), "the merged sweep file (required)")(
+      "overwrite", "replace an existing output file")("quiet", "no summary");
+  options.add_options()("help,h", "show this help");
+  po::options_description all;
+  all.add(options);
+  all.add_options()("part", po::value<std::vector<std::string>>(), "");
+  po::positional_options_description positional;
+  positional.add("part", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).style(cli_style).run(), vm);
+  } catch (const po::error& e) {
+    throw InputError(std::string("commons-sim merge: ") + e.what() + " (see commons-sim merge --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << options << "\n";
+    return exit_ok;
+  }
+  if (!vm.count("part")) throw InputError("commons-sim merge: no part files given");
+  if (!vm.count("out")) throw InputError("commons-sim merge: --out FILE is required");
+  std::vector<std::filesystem::path> parts;
+  for (const auto& p : vm["part"].as<std::vector<std::string>>()) parts.emplace_back(p);
+  const std::string out = vm["out"].as<std::string>();
+  const std::int64_t missing = merge_sweeps(parts, out, vm.count("overwrite") > 0);
+  if (!vm.count("quiet")) std::printf("merged %zu parts into %s\n", parts.size(), out.c_str());
+  if (missing > 0) {
+    std::cerr << "commons-sim merge: " << missing << " runs are in no part; the merged file is incomplete\n";
+    return exit_run_error;
+  }
+  return exit_ok;
 }
 
 int command_check(const std::vector<std::string>& args, const ModelList& models) {
@@ -347,6 +385,7 @@ int run(int argc, char** argv, const ModelList& models) {
   try {
     if (command == "run") return command_run(args, models, joined_command_line(argc, argv));
     if (command == "sweep") return command_sweep(args, models, joined_command_line(argc, argv));
+    if (command == "merge") return command_merge(args);
     if (command == "check") return command_check(args, models);
     if (command == "params") return command_params(args, models);
     if (command == "outputs") return command_outputs(args, models);

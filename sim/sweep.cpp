@@ -118,6 +118,7 @@ class SweepFile {
       h5::write_attribute(g, "jobs", static_cast<std::int64_t>(o.jobs));
       h5::write_attribute(g, "threads", static_cast<std::int64_t>(meta.threads));
       h5::write_attribute(g, "start_time", meta.start_time);
+      h5::write_attribute(g, "shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count));
       h5::write_attribute(g, "status", "running");
     }
     {  // /sweep: the design
@@ -320,6 +321,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
     for (auto s : steps) times.push_back(simulation.model().time_at(s));
   }
   const auto runs = static_cast<std::int64_t>(o.design.points()) * o.replicas;
+  const std::int64_t my_runs = o.shard_index < runs ? (runs - o.shard_index + o.shard_count - 1) / o.shard_count : 0;
 
   const int threads = o.threads > 0 ? o.threads : std::max(1, max_threads() / o.jobs);
   RunMeta meta{version, git_commit, o.command_line, threads, utc_now()};
@@ -342,7 +344,8 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
       set_threads(threads);
       for (;;) {
         if (sweep_signal != 0) break;
-        const std::int64_t run = next.fetch_add(1);
+        // Runs are claimed in order; a shard takes every shard_count-th of them.
+        const std::int64_t run = next.fetch_add(1) * o.shard_count + o.shard_index;
         if (run >= runs) break;
         Finished finished = run_one(o, models, run, base, steps);
         std::unique_lock lock(mutex);
@@ -357,7 +360,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   }
 
   SweepResult result;
-  result.runs = runs;
+  result.runs = my_runs;
   auto last_flush = std::chrono::steady_clock::now();
   auto last_progress = last_flush;
   std::int64_t written = 0;
@@ -386,10 +389,10 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
       file.flush();
       last_flush = now;
     }
-    if (o.progress && (now - last_progress > std::chrono::milliseconds(250) || written == runs)) {
+    if (o.progress && (now - last_progress > std::chrono::milliseconds(250) || written == my_runs)) {
       last_progress = now;
       std::fprintf(stderr, "\rrun %lld/%lld  (%lld failed)   ", static_cast<long long>(written),
-                   static_cast<long long>(runs), static_cast<long long>(result.failed));
+                   static_cast<long long>(my_runs), static_cast<long long>(result.failed));
       std::fflush(stderr);
     }
   }
@@ -401,7 +404,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   if (write_error) std::rethrow_exception(write_error);
 
   result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (sweep_signal != 0 && written < runs) {
+  if (sweep_signal != 0 && written < my_runs) {
     result.status = "interrupted";
     result.exit_code = sweep_signal == SIGINT ? exit_sigint : exit_sigterm;
   } else {
@@ -410,6 +413,171 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   }
   file.finish(result, utc_now());
   return result;
+}
+
+std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  std::int64_t i = -1, n = 0;
+  try {
+    std::size_t used_i = 0, used_n = 0;
+    if (slash != std::string::npos) {
+      i = std::stoll(text.substr(0, slash), &used_i);
+      n = std::stoll(text.substr(slash + 1), &used_n);
+      if (used_i != slash || used_n != text.size() - slash - 1) i = -1;
+    }
+  } catch (const std::exception&) {
+    i = -1;
+  }
+  if (i < 0 || n < 1 || i >= n) throw InputError("--shard '" + text + "': expected i/n with 0 <= i < n");
+  return {i, n};
+}
+
+namespace {
+
+// What must agree between the parts of one sweep.
+std::string sweep_identity(hid_t file) {
+  std::string id;
+  h5::Handle scenario = h5::open_group(file, "scenario");
+  id += h5::read_string_attribute(scenario.id(), "text") + "\n";
+  h5::Handle sweep = h5::open_group(file, "sweep");
+  id += h5::read_string_attribute(sweep.id(), "design") + "|" + std::to_string(h5::read_int_attribute(sweep.id(), "samples")) +
+        "|" + std::to_string(h5::read_int_attribute(sweep.id(), "levels")) + "|" +
+        std::to_string(h5::read_int_attribute(sweep.id(), "replicates")) + "|";
+  for (const auto& f : h5::read_strings_attribute(sweep.id(), "factors")) id += f + ",";
+  for (const auto& r : h5::read_strings_attribute(sweep.id(), "ranges")) id += r + ",";
+  h5::Handle meta = h5::open_group(file, "meta");
+  id += "|" + std::to_string(h5::read_uint_attribute(meta.id(), "seed"));
+  return id;
+}
+
+std::vector<std::string> series_names(hid_t file) {
+  std::vector<std::string> names;
+  h5::Handle g = h5::open_group(file, "series");
+  H5G_info_t info;
+  h5::check(H5Gget_info(g.id(), &info), g.id(), "", "list series");
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t size = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string name(static_cast<std::size_t>(size), '\0');
+    H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+    h5::Handle d = h5::open_dataset(g.id(), name);
+    if (h5::shape(d.id()).size() == 2) names.push_back(name);
+  }
+  return names;
+}
+
+// Copies row `row` of a dataset between two files with the same layout.
+void copy_row(hid_t from, hid_t to, hsize_t row, hid_t memory_type, std::size_t element_size) {
+  std::vector<hsize_t> shape = h5::shape(from);
+  std::vector<hsize_t> start(shape.size(), 0), count = shape;
+  start[0] = row;
+  count[0] = 1;
+  std::size_t elements = 1;
+  for (std::size_t d = 1; d < count.size(); ++d) elements *= count[d];
+  std::vector<unsigned char> buffer(elements * element_size);
+  h5::Handle memory(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), h5::Kind::Dataspace);
+  h5::Handle from_space(H5Dget_space(from), h5::Kind::Dataspace);
+  h5::check(H5Sselect_hyperslab(from_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), from, "",
+            "select row");
+  h5::check(H5Dread(from, memory_type, memory.id(), from_space.id(), H5P_DEFAULT, buffer.data()), from, "", "read row");
+  h5::Handle to_space(H5Dget_space(to), h5::Kind::Dataspace);
+  h5::check(H5Sselect_hyperslab(to_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), to, "",
+            "select row");
+  h5::check(H5Dwrite(to, memory_type, memory.id(), to_space.id(), H5P_DEFAULT, buffer.data()), to, "", "write row");
+  if (H5Tis_variable_str(memory_type) > 0) H5Dvlen_reclaim(memory_type, memory.id(), H5P_DEFAULT, buffer.data());
+}
+
+}  // namespace
+
+std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const std::filesystem::path& out,
+                          bool overwrite) {
+  if (parts.empty()) throw InputError("commons-sim merge: no part files given");
+  check_output_path(out, overwrite);
+  h5::silence_errors();
+
+  // Validate every part before writing anything.
+  std::vector<h5::Handle> files;
+  std::string identity;
+  std::vector<std::string> names;
+  std::vector<std::vector<std::string>> statuses;
+  std::int64_t runs = -1;
+  for (const auto& part : parts) {
+    h5::Handle f;
+    try {
+      f = h5::open_file(part, H5F_ACC_RDONLY);
+      h5::Handle meta = h5::open_group(f.id(), "meta");
+      if (!h5::exists(f.id(), "runs") || h5::read_string_attribute(meta.id(), "kind") != "sweep")
+        throw InputError("commons-sim merge: '" + part.string() + "' is not a sweep file");
+      const std::string id = sweep_identity(f.id());
+      if (identity.empty()) {
+        identity = id;
+        names = series_names(f.id());
+      } else if (id != identity || series_names(f.id()) != names) {
+        throw InputError("commons-sim merge: '" + part.string() + "' is part of another sweep than '" +
+                         parts.front().string() + "' (scenario, design, seed or series differ)");
+      }
+      h5::Handle status = h5::open_dataset(f.id(), "runs/status");
+      statuses.push_back(h5::read_strings(status.id()));
+    } catch (const h5::Error& e) {
+      throw InputError("commons-sim merge: cannot read '" + part.string() + "' as a sweep file (" + e.what() + ")");
+    }
+    if (runs >= 0 && static_cast<std::int64_t>(statuses.back().size()) != runs)
+      throw InputError("commons-sim merge: '" + part.string() + "' has another number of runs");
+    runs = static_cast<std::int64_t>(statuses.back().size());
+    files.push_back(std::move(f));
+  }
+  std::vector<int> owner(static_cast<std::size_t>(runs), -1);
+  for (std::size_t p = 0; p < parts.size(); ++p)
+    for (std::int64_t r = 0; r < runs; ++r) {
+      if (statuses[p][static_cast<std::size_t>(r)].empty()) continue;
+      if (owner[static_cast<std::size_t>(r)] >= 0)
+        throw InputError("commons-sim merge: run " + std::to_string(r) + " is in both '" +
+                         parts[static_cast<std::size_t>(owner[static_cast<std::size_t>(r)])].string() + "' and '" +
+                         parts[p].string() + "'");
+      owner[static_cast<std::size_t>(r)] = static_cast<int>(p);
+    }
+
+  // The first part is the template: same layout, same design columns.
+  files.clear();
+  std::filesystem::copy_file(parts.front(), out, std::filesystem::copy_options::overwrite_existing);
+  h5::Handle target = h5::open_file(out, H5F_ACC_RDWR);
+  const h5::Handle strings = h5::string_type();
+  std::int64_t complete = 0, failed = 0, missing = 0;
+  for (std::size_t p = 1; p < parts.size(); ++p) {
+    h5::Handle source = h5::open_file(parts[p], H5F_ACC_RDONLY);
+    auto open_pair = [&](const std::string& path) {
+      return std::pair{h5::open_dataset(source.id(), path), h5::open_dataset(target.id(), path)};
+    };
+    std::vector<std::pair<h5::Handle, h5::Handle>> series;
+    for (const auto& name : names) series.push_back(open_pair("series/" + name));
+    auto seed = open_pair("runs/seed");
+    auto status = open_pair("runs/status");
+    auto error = open_pair("runs/error");
+    for (std::int64_t r = 0; r < runs; ++r) {
+      if (owner[static_cast<std::size_t>(r)] != static_cast<int>(p)) continue;
+      const auto row = static_cast<hsize_t>(r);
+      for (auto& [from, to] : series) copy_row(from.id(), to.id(), row, H5T_NATIVE_DOUBLE, sizeof(double));
+      copy_row(seed.first.id(), seed.second.id(), row, H5T_NATIVE_UINT64, sizeof(std::uint64_t));
+      copy_row(status.first.id(), status.second.id(), row, strings.id(), sizeof(char*));
+      copy_row(error.first.id(), error.second.id(), row, strings.id(), sizeof(char*));
+    }
+  }
+  for (std::int64_t r = 0; r < runs; ++r) {
+    const int p = owner[static_cast<std::size_t>(r)];
+    if (p < 0) {
+      ++missing;
+      continue;
+    }
+    (statuses[static_cast<std::size_t>(p)][static_cast<std::size_t>(r)] == "complete" ? complete : failed)++;
+  }
+  h5::Handle meta = h5::open_group(target.id(), "meta");
+  h5::write_attribute(meta.id(), "status", missing == 0 ? "complete" : "incomplete");
+  h5::write_attribute(meta.id(), "shard", std::string("merged from ") + std::to_string(parts.size()) + " parts");
+  h5::write_attribute(meta.id(), "runs", runs);
+  h5::write_attribute(meta.id(), "runs_complete", complete);
+  h5::write_attribute(meta.id(), "runs_failed", failed);
+  meta.close();
+  target.close();
+  return missing;
 }
 
 }  // namespace sim

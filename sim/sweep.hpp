@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/design.hpp"
@@ -24,6 +25,10 @@ struct SweepOptions {
   int threads = 0;                       // threads inside each run (0: all cores / jobs)
   bool progress = false;
   std::string command_line;
+  // Part `shard_index` of `shard_count`: only runs r with r % shard_count == shard_index are run;
+  // the others stay empty in the file. `commons-sim merge` joins the parts.
+  std::int64_t shard_index = 0;
+  std::int64_t shard_count = 1;
 };
 
 struct SweepResult {
@@ -36,5 +41,15 @@ struct SweepResult {
 };
 
 SweepResult run_sweep(const SweepOptions& options, const ModelList& models);
+
+// Parses `i/n` (0 <= i < n) for --shard; InputError otherwise.
+std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text);
+
+// Joins the part files of a sharded sweep into `out`, which then holds the same /series and
+// /runs datasets as the sweep run in one go. Refuses (InputError, `out` untouched) parts that
+// are not sweep files, that come from different sweeps, or that hold the same run twice.
+// Returns the number of runs no part holds (the merged file says status "incomplete").
+std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const std::filesystem::path& out,
+                          bool overwrite);
 
 }  // namespace sim

@@ -214,3 +214,45 @@ def test_a_misspelt_varied_parameter_in_the_file_names_its_line(sim, scenario):
     path = scenario(SWEEP_SECTION.replace("vary.exchange.rule", "vary.exchange.rulle"), name="typo.ini")
     r = sim("sweep", path)
     assert r.returncode == 2 and "typo.ini:13" in r.stderr and "sweep.vary.exchange.rule" in r.stderr
+
+
+SHARDED = ["--vary", "exchange.saving=0:0.8:4", "--vary", "exchange.rule=random,saving", "--replicas", "2"]
+
+
+def h5diff_groups(a, b, *groups):
+    for group in groups:
+        r = subprocess.run(["h5diff", str(a), str(b), group, group], capture_output=True, text=True)
+        assert r.returncode == 0, f"{group}: {r.stdout}{r.stderr}"
+
+
+def test_shards_merge_into_the_serial_sweep(sim, scenario, tmp_path):
+    path = scenario(TINY)
+    sim("sweep", path, *SHARDED, "--out", tmp_path / "serial.h5", "--quiet", check=0)
+    parts = []
+    for i in range(3):
+        part = tmp_path / f"part{i}.h5"
+        sim("sweep", path, *SHARDED, "--shard", f"{i}/3", "--out", part, "--quiet", check=0)
+        parts.append(part)
+    with h5py.File(parts[1], "r") as f:
+        assert strings(f["runs/status"]) == ["complete" if r % 3 == 1 else "" for r in range(16)]
+    sim("merge", *parts, "--out", tmp_path / "merged.h5", "--quiet", check=0)
+    h5diff_groups(tmp_path / "serial.h5", tmp_path / "merged.h5", "/series", "/runs")
+    with h5py.File(tmp_path / "merged.h5", "r") as f:
+        assert f["meta"].attrs["status"] == "complete" and f["meta"].attrs["runs_complete"] == 16
+
+
+def test_merge_refuses_what_does_not_fit(sim, scenario, tmp_path):
+    path = scenario(TINY)
+    sim("sweep", path, *SHARDED, "--shard", "0/2", "--out", tmp_path / "a.h5", "--quiet", check=0)
+    sim("sweep", path, *SHARDED, "--shard", "1/2", "--seed", "9", "--out", tmp_path / "other.h5", "--quiet", check=0)
+    sim("run", path, "--out", tmp_path / "run.h5", "--quiet", check=0)
+    r = sim("merge", tmp_path / "a.h5", tmp_path / "other.h5", "--out", tmp_path / "m.h5")
+    assert r.returncode == 2 and "another sweep" in r.stderr and not (tmp_path / "m.h5").exists()
+    r = sim("merge", tmp_path / "a.h5", tmp_path / "run.h5", "--out", tmp_path / "m.h5")
+    assert r.returncode == 2 and "not a sweep file" in r.stderr
+    r = sim("merge", tmp_path / "a.h5", tmp_path / "a.h5", "--out", tmp_path / "m.h5")
+    assert r.returncode == 2 and "run 0 is in both" in r.stderr
+    r = sim("merge", tmp_path / "a.h5", "--out", tmp_path / "m.h5")
+    assert r.returncode == 3 and "incomplete" in r.stderr
+    r = sim("sweep", path, *SHARDED, "--shard", "2/2")
+    assert r.returncode == 2 and "0 <= i < n" in r.stderr
