@@ -57,6 +57,10 @@ class FirstError {
 template <class F>
 void for_blocks(std::size_t n, F&& f, std::size_t block_size = default_block_size) {
   const auto blocks = static_cast<std::int64_t>(block_count(n, block_size));
+  if (blocks <= 1) {  // one block: no parallel region, whose start-up would cost more than the work
+    if (blocks == 1) f(std::size_t{0}, n, std::size_t{0});
+    return;
+  }
   detail::FirstError error;
 #pragma omp parallel for schedule(static)
   for (std::int64_t b = 0; b < blocks; ++b) {

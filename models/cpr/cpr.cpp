@@ -405,18 +405,6 @@ struct CompensatedBalance {
   double value() const { return hi + lo; }
 };
 
-// sim::for_blocks, without opening a parallel region when there is only one block: small
-// fisheries take thousands of short steps, and waking threads for one block costs more than the
-// work (and a lot more when cores are shared). The blocks, and so the results, are the same.
-template <class F>
-void for_blocks(std::size_t n, F&& f) {
-  if (sim::block_count(n) <= 1) {
-    f(std::size_t{0}, n, std::size_t{0});
-    return;
-  }
-  sim::for_blocks(n, std::forward<F>(f));
-}
-
 // Exact solution of dS/dt = a S - b S^2 over a step of length T from S0 > 0, and int_0^T S dt.
 struct LogisticStep {
   double stock;
@@ -537,7 +525,7 @@ class Cpr final : public sim::Model {
   double money_in_accounts() const override {
     // In index order within a block, blocks in order: the same sum as sim::sum.
     std::vector<double> sums(sim::block_count(wealth_.size()), 0.0);
-    for_blocks(wealth_.size(), [&](std::size_t begin, std::size_t end, std::size_t b) {
+    sim::for_blocks(wealth_.size(), [&](std::size_t begin, std::size_t end, std::size_t b) {
       double s = 0.0;
       for (std::size_t i = begin; i < end; ++i) s += wealth_[i];
       sums[b] = s;
@@ -571,7 +559,7 @@ class Cpr final : public sim::Model {
     wealth_.assign(N, p_.initial_wealth);
     income_.assign(N, 0.0);
     const auto first_idle = static_cast<std::size_t>(std::llround(p_.initial_active * static_cast<double>(N)));
-    for_blocks(N, [&](std::size_t begin, std::size_t end, std::size_t) {
+    sim::for_blocks(N, [&](std::size_t begin, std::size_t end, std::size_t) {
       for (std::size_t i = begin; i < end; ++i) {
         sim::Rng rng{seed_, Stream::Traits, 0, i};
         const double z = rng.normal(0.0, 1.0);
@@ -714,7 +702,7 @@ class Cpr final : public sim::Model {
     if (p_.mode != Mode::Fishery) return;
     const auto step = static_cast<std::uint64_t>(c.step);
     const double detect = detection_probability();
-    for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t) {
+    sim::for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t) {
       for (std::size_t i = begin; i < end; ++i) {
         sim::Rng rng{seed_, Stream::Decision, step, i};
         const double u = rng.u01();
@@ -768,7 +756,7 @@ class Cpr final : public sim::Model {
   void harvest(sim::StepContext& c) {
     if (p_.mode != Mode::Fishery) return;
     // 1. Skill-weighted effort per patch, in block order.
-    for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t b) {
+    sim::for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t b) {
       auto& t = blocks_[b];
       t.reset(p_.patches);
       for (std::size_t i = begin; i < end; ++i) t.weighted_effort[patch_of(i)] += skill_[i] * effort_[i];
@@ -783,7 +771,7 @@ class Cpr final : public sim::Model {
       integral[k] = next.integral;
     }
     // 3. Catches, sales and effort costs; quota leases under the market.
-    for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t b) {
+    sim::for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t b) {
       auto& t = blocks_[b];
       auto& tally = tallies_[b];
       for (std::size_t i = begin; i < end; ++i) {
@@ -860,7 +848,7 @@ class Cpr final : public sim::Model {
     const double detect = detection_probability();
     const double recovery = -std::expm1(-p_.norm_recovery * p_.dt);
     const double monitoring_cost = p_.c * p_.monitoring_effort * p_.dt;
-    for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t b) {
+    sim::for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t b) {
       auto& t = blocks_[b];
       auto& tally = tallies_[b];
       t.outside = CompensatedBalance{};
