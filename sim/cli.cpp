@@ -171,6 +171,7 @@ int command_sweep(const std::vector<std::string>& args, const ModelList& models,
       ("threads", po::value<int>(), "threads inside each run (default: all cores shared among the jobs)")
       ("out", po::value<std::string>(), "output file (default: SCENARIO's name with -sweep.h5)")
       ("overwrite", "replace an existing output file")
+      ("resume", "continue the sweep in --out: run only the runs it does not hold yet")
       ("seed", po::value<std::string>(), "base seed: run r gets a seed derived from it (sim.seed)")
       ("steps", po::value<std::string>(), "number of steps of every run (sim.steps)")
       ("record-every", po::value<std::string>(), "record outputs every N steps (sim.record_every)")
@@ -207,6 +208,8 @@ int command_sweep(const std::vector<std::string>& args, const ModelList& models,
   sweep.out = vm.count("out") ? std::filesystem::path(vm["out"].as<std::string>())
                               : std::filesystem::path(sweep.scenario.stem().string() + "-sweep.h5");
   sweep.overwrite = vm.count("overwrite") > 0;
+  sweep.resume = vm.count("resume") > 0;
+  if (sweep.resume && sweep.overwrite) throw InputError("commons-sim sweep: --resume and --overwrite exclude each other");
   if (vm.count("shard")) std::tie(sweep.shard_index, sweep.shard_count) = parse_shard(vm["shard"].as<std::string>());
   const bool quiet = vm.count("quiet") > 0;
   sweep.progress = !quiet && isatty(STDERR_FILENO);

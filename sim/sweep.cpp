@@ -36,6 +36,12 @@ std::vector<std::int64_t> record_steps(const Scenario& s) {
   return steps;
 }
 
+// How a factor is recorded in /sweep ranges: "lo:hi[:n]", or "list" (its values are in /runs).
+std::string range_text(const Factor& factor) {
+  if (factor.is_list) return "list";
+  return format_real(factor.lo) + ":" + format_real(factor.hi) + (factor.n > 0 ? ":" + std::to_string(factor.n) : "");
+}
+
 // One finished run, on its way from a worker to the writer.
 struct Finished {
   std::int64_t run = 0;
@@ -64,6 +70,14 @@ class Rows {
                           h5::Kind::Dataset);
     name_ = name;
   }
+  static Rows open(hid_t loc, const std::string& name) {
+    Rows rows;
+    rows.dataset_ = h5::open_dataset(loc, name);
+    rows.shape_ = h5::shape(rows.dataset_.id());
+    rows.name_ = name;
+    return rows;
+  }
+
   hid_t id() const { return dataset_.id(); }
 
   // Writes row `row` (the values of every other dimension) from memory of `memory_type`.
@@ -132,8 +146,7 @@ class SweepFile {
       std::vector<std::string> names, specs;
       for (const auto& factor : d.factors) {
         names.push_back(factor.name);
-        specs.push_back(factor.is_list ? "list" : format_real(factor.lo) + ":" + format_real(factor.hi) +
-                                                      (factor.n > 0 ? ":" + std::to_string(factor.n) : ""));
+        specs.push_back(range_text(factor));
       }
       h5::write_attribute(g.id(), "factors", names);
       h5::write_attribute(g.id(), "ranges", specs);
@@ -211,6 +224,22 @@ class SweepFile {
     string_type_ = h5::string_type();
   }
 
+  // Reopens the file of an earlier, unfinished run of the same sweep, to fill in its missing runs.
+  SweepFile(const SweepOptions& o, const Scenario& base, std::size_t records)
+      : path_(o.out), series_count_(base.model->series.size()), records_(records), replicas_(o.replicas) {
+    h5::silence_errors();
+    file_ = h5::open_file(o.out, H5F_ACC_RDWR);
+    meta_ = h5::open_group(file_.id(), "meta");
+    h5::Handle g = h5::open_group(file_.id(), "series");
+    for (const auto& spec : base.model->series) series_.push_back(Rows::open(g.id(), spec.name));
+    h5::Handle runs = h5::open_group(file_.id(), "runs");
+    seed_ = Rows::open(runs.id(), "seed");
+    status_ = Rows::open(runs.id(), "status");
+    error_ = Rows::open(runs.id(), "error");
+    string_type_ = h5::string_type();
+    h5::write_attribute(meta_.id(), "status", "running");
+  }
+
   void write(const Finished& run) {
     const auto row = static_cast<hsize_t>(run.run);
     seed_.write(row, H5T_NATIVE_UINT64, &run.seed);
@@ -262,6 +291,46 @@ class SweepFile {
   std::vector<Rows> factors_;
   std::vector<bool> factor_numeric_;
 };
+
+// The status of every run in the file an earlier attempt of this sweep left, after checking that
+// it is that sweep: same scenario, design, seed and series. InputError otherwise, file untouched.
+std::vector<std::string> finished_runs(const SweepOptions& o, const Scenario& base, std::int64_t runs) {
+  const std::string shown = o.out.string();
+  try {
+    h5::silence_errors();
+    h5::Handle f = h5::open_file(o.out, H5F_ACC_RDONLY);
+    h5::Handle meta = h5::open_group(f.id(), "meta");
+    if (!h5::exists(f.id(), "runs") || h5::read_string_attribute(meta.id(), "kind") != "sweep")
+      throw InputError("cannot resume '" + shown + "': it is not a sweep file");
+    std::string differs;
+    h5::Handle scenario = h5::open_group(f.id(), "scenario");
+    h5::Handle sweep = h5::open_group(f.id(), "sweep");
+    std::vector<std::string> names, ranges;
+    for (const auto& factor : o.design.factors) {
+      names.push_back(factor.name);
+      ranges.push_back(range_text(factor));
+    }
+    if (h5::read_string_attribute(scenario.id(), "text") != base.resolved_text) differs = "scenario";
+    else if (h5::read_uint_attribute(meta.id(), "seed") != base.seed) differs = "seed";
+    else if (h5::read_string_attribute(sweep.id(), "design") != design_name(o.design.kind) ||
+             h5::read_int_attribute(sweep.id(), "samples") != o.design.samples ||
+             h5::read_int_attribute(sweep.id(), "levels") != o.design.levels ||
+             h5::read_int_attribute(sweep.id(), "replicates") != o.replicas ||
+             h5::read_strings_attribute(sweep.id(), "factors") != names ||
+             h5::read_strings_attribute(sweep.id(), "ranges") != ranges)
+      differs = "design";
+    if (!differs.empty())
+      throw InputError("cannot resume '" + shown + "': it holds another sweep (its " + differs + " differs)");
+    h5::Handle status = h5::open_dataset(f.id(), "runs/status");
+    auto statuses = h5::read_strings(status.id());
+    if (static_cast<std::int64_t>(statuses.size()) != runs)
+      throw InputError("cannot resume '" + shown + "': it holds another number of runs");
+    for (const auto& series : base.model->series) h5::Handle d = h5::open_dataset(f.id(), "series/" + series.name);
+    return statuses;
+  } catch (const h5::Error& e) {
+    throw InputError("cannot resume '" + shown + "': not a readable sweep file (" + e.what() + ")");
+  }
+}
 
 volatile std::sig_atomic_t sweep_signal = 0;
 extern "C" void on_sweep_signal(int signal) { sweep_signal = signal; }
@@ -321,11 +390,24 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
     for (auto s : steps) times.push_back(simulation.model().time_at(s));
   }
   const auto runs = static_cast<std::int64_t>(o.design.points()) * o.replicas;
-  const std::int64_t my_runs = o.shard_index < runs ? (runs - o.shard_index + o.shard_count - 1) / o.shard_count : 0;
 
   const int threads = o.threads > 0 ? o.threads : std::max(1, max_threads() / o.jobs);
   RunMeta meta{version, git_commit, o.command_line, threads, utc_now()};
-  SweepFile file(o, base, steps, times, runs, meta);
+
+  // The runs this process does: its shard's, less those an earlier attempt finished (--resume).
+  std::vector<std::string> earlier(static_cast<std::size_t>(runs));
+  const bool resuming = o.resume && std::filesystem::exists(o.out);
+  if (resuming) earlier = finished_runs(o, base, runs);
+  std::vector<std::int64_t> todo;
+  for (std::int64_t r = o.shard_index; r < runs; r += o.shard_count)
+    if (earlier[static_cast<std::size_t>(r)].empty()) todo.push_back(r);
+  std::optional<SweepFile> opened;
+  if (resuming) {
+    opened.emplace(o, base, steps.size());
+  } else {
+    opened.emplace(o, base, steps, times, runs, meta);
+  }
+  SweepFile& file = *opened;
 
   sweep_signal = 0;
   auto previous_int = std::signal(SIGINT, on_sweep_signal);
@@ -344,9 +426,9 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
       set_threads(threads);
       for (;;) {
         if (sweep_signal != 0) break;
-        // Runs are claimed in order; a shard takes every shard_count-th of them.
-        const std::int64_t run = next.fetch_add(1) * o.shard_count + o.shard_index;
-        if (run >= runs) break;
+        const std::int64_t k = next.fetch_add(1);
+        if (k >= static_cast<std::int64_t>(todo.size())) break;
+        const std::int64_t run = todo[static_cast<std::size_t>(k)];
         Finished finished = run_one(o, models, run, base, steps);
         std::unique_lock lock(mutex);
         room.wait(lock, [&] { return done.size() < max_waiting; });
@@ -359,6 +441,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
     });
   }
 
+  const auto my_runs = static_cast<std::int64_t>(todo.size());
   SweepResult result;
   result.runs = my_runs;
   auto last_flush = std::chrono::steady_clock::now();
@@ -411,7 +494,14 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
     result.status = "complete";
     result.exit_code = result.failed > 0 ? exit_run_error : exit_ok;
   }
-  file.finish(result, utc_now());
+  // The file's totals count every run it holds, this attempt's and earlier ones'.
+  SweepResult totals = result;
+  for (const auto& status : earlier) {
+    totals.complete += status == "complete" ? 1 : 0;
+    totals.failed += status == "failed" ? 1 : 0;
+  }
+  totals.runs = runs;
+  file.finish(totals, utc_now());
   return result;
 }
 

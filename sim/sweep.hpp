@@ -21,6 +21,7 @@ struct SweepOptions {
   std::int64_t replicas = 1;             // runs per design point, each with its own seed
   std::filesystem::path out;
   bool overwrite = false;
+  bool resume = false;                   // fill in the runs an earlier attempt left undone
   int jobs = 1;                          // runs at once
   int threads = 0;                       // threads inside each run (0: all cores / jobs)
   bool progress = false;

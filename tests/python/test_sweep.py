@@ -1,5 +1,6 @@
 """Sweeps: designs, the sweep file, parallel runs, failure isolation, flat memory."""
 import os
+import time
 import subprocess
 
 import h5py
@@ -256,3 +257,47 @@ def test_merge_refuses_what_does_not_fit(sim, scenario, tmp_path):
     assert r.returncode == 3 and "incomplete" in r.stderr
     r = sim("sweep", path, *SHARDED, "--shard", "2/2")
     assert r.returncode == 2 and "0 <= i < n" in r.stderr
+
+
+def complete_runs(path):
+    with h5py.File(path, "r") as f:
+        return strings(f["runs/status"]).count("complete")
+
+
+def test_a_killed_sweep_resumes_to_the_uninterrupted_result(binary, sim, scenario, tmp_path):
+    path = scenario(TINY.replace("steps = 10", "steps = 300").replace("agents = 200", "agents = 2000"))
+    args = ["--vary", "exchange.chi=0:0.1:200", "--quiet", "--jobs", "2", "--threads", "1"]
+    start = time.perf_counter()
+    sim("sweep", path, *args, "--out", tmp_path / "whole.h5", check=0, timeout=300)
+    whole = time.perf_counter() - start
+    # The writer holds the file locked, so kill it a third of the way through, by the clock.
+    cut = tmp_path / "cut.h5"
+    proc = subprocess.Popen([str(binary), "sweep", str(path), *args, "--out", str(cut)])
+    time.sleep(whole / 3)
+    proc.kill()
+    proc.wait()
+    before = complete_runs(cut)
+    assert 0 < before < 200, "the sweep should have been cut part-way"
+    sim("sweep", path, *args, "--out", cut, "--resume", check=0, timeout=300)
+    h5diff_groups(tmp_path / "whole.h5", cut, "/series", "/runs")
+    with h5py.File(cut, "r") as f:
+        assert f["meta"].attrs["status"] == "complete" and f["meta"].attrs["runs_complete"] == 200
+    # resuming a finished sweep runs nothing and changes nothing
+    sim("sweep", path, *args, "--out", cut, "--resume", check=0)
+    h5diff_groups(tmp_path / "whole.h5", cut, "/series", "/runs")
+
+
+def test_resume_refuses_another_sweep_or_a_broken_file(sim, scenario, tmp_path):
+    path = scenario(TINY)
+    out = tmp_path / "s.h5"
+    sim("sweep", path, "--vary", "exchange.chi=0:0.1:3", "--out", out, "--quiet", check=0)
+    before = out.read_bytes()
+    r = sim("sweep", path, "--vary", "exchange.chi=0:0.2:3", "--out", out, "--resume")
+    assert r.returncode == 2 and "holds another sweep (its design differs)" in r.stderr
+    r = sim("sweep", path, "--vary", "exchange.chi=0:0.1:3", "--set", "exchange.agents=300", "--out", out, "--resume")
+    assert r.returncode == 2 and "scenario differs" in r.stderr
+    assert out.read_bytes() == before
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(before[: len(before) // 2])
+    r = sim("sweep", path, "--vary", "exchange.chi=0:0.1:3", "--out", broken, "--resume")
+    assert r.returncode == 2 and "cannot resume" in r.stderr
