@@ -215,6 +215,7 @@ int command_sweep(const std::vector<std::string>& args, const ModelList& models,
   sweep.progress = !quiet && isatty(STDERR_FILENO);
   sweep.command_line = command_line;
   const SweepResult result = run_sweep(sweep, models);
+  if (result.status == "worker") return exit_ok;  // an MPI rank that ran runs for rank 0
   if (!quiet) {
     std::printf("commons-sim %s: sweep of %s (%s design, %zu points x %lld replicas): %lld runs, %lld complete, "
                 "%lld failed, %s in %.2f s\n",
@@ -393,7 +394,7 @@ int run(int argc, char** argv, const ModelList& models) {
     if (command == "params") return command_params(args, models);
     if (command == "outputs") return command_outputs(args, models);
     if (command == "--version" || command == "version") {
-      std::printf("commons-sim %s (git %s)\n", version, git_commit);
+      std::printf("commons-sim %s (git %s%s)\n", version, git_commit, built_with_mpi() ? ", MPI" : "");
       return exit_ok;
     }
     if (command == "--help" || command == "-h" || command == "help") {
@@ -404,10 +405,10 @@ int run(int argc, char** argv, const ModelList& models) {
               << " (see commons-sim --help)\n";
     return exit_input_error;
   } catch (const InputError& e) {
-    std::cerr << e.what() << "\n";
+    if (!is_secondary_rank()) std::cerr << e.what() << "\n";  // under mpirun, once
     return exit_input_error;
   } catch (const RunError& e) {
-    std::cerr << "commons-sim: " << e.what() << "\n";
+    if (!is_secondary_rank()) std::cerr << "commons-sim: " << e.what() << "\n";
     return exit_run_error;
   } catch (const std::exception& e) {
     std::cerr << "commons-sim: internal error: " << e.what() << "\n";

@@ -13,6 +13,13 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <cstring>
+#include <cstdlib>
+#include <memory>
+
+#ifdef SIM_HAVE_MPI
+#include <mpi.h>
+#endif
 
 #include "sim/error.hpp"
 #include "sim/h5.hpp"
@@ -253,6 +260,12 @@ class SweepFile {
 
   void flush() { h5::check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), file_.id(), "", "flush"); }
 
+  // An MPI sweep: how many ranks, on which hosts (in /meta, so /series and /runs stay comparable).
+  void describe_ranks(int ranks, const std::vector<std::string>& hosts) {
+    h5::write_attribute(meta_.id(), "ranks", static_cast<std::int64_t>(ranks));
+    h5::write_attribute(meta_.id(), "hosts", hosts);
+  }
+
   void finish(const SweepResult& result, const std::string& end_time) {
     const hid_t g = meta_.id();
     h5::write_attribute(g, "status", result.status);
@@ -376,8 +389,232 @@ Finished run_one(const SweepOptions& o, const ModelList& models, std::int64_t ru
 
 }  // namespace
 
+namespace {
+
+// Where finished runs come from: this process's worker threads, or the other ranks of an MPI job.
+class RunSource {
+ public:
+  virtual ~RunSource() = default;
+  // The next finished run, or nothing once every worker has stopped.
+  virtual std::optional<Finished> next() = 0;
+  // Hand out no more runs (a signal or a write error); runs in flight still arrive.
+  virtual void stop() = 0;
+};
+
+// `jobs` threads claim runs in order and queue them for the writer; the queue is bounded, so
+// memory stays flat however many runs there are.
+class Threads final : public RunSource {
+ public:
+  Threads(const SweepOptions& o, const ModelList& models, const Scenario& base, const std::vector<std::int64_t>& steps,
+          const std::vector<std::int64_t>& todo, int threads)
+      : max_waiting_(static_cast<std::size_t>(2 * o.jobs)), workers_left_(o.jobs) {
+    for (int j = 0; j < o.jobs; ++j) {
+      workers_.emplace_back([&, threads] {
+        set_threads(threads);
+        for (;;) {
+          if (stopped_) break;
+          const std::int64_t k = next_.fetch_add(1);
+          if (k >= static_cast<std::int64_t>(todo.size())) break;
+          Finished finished = run_one(o, models, todo[static_cast<std::size_t>(k)], base, steps);
+          std::unique_lock lock(mutex_);
+          room_.wait(lock, [&] { return done_.size() < max_waiting_; });
+          done_.push_back(std::move(finished));
+          ready_.notify_one();
+        }
+        std::lock_guard lock(mutex_);
+        --workers_left_;
+        ready_.notify_one();
+      });
+    }
+  }
+  ~Threads() override {
+    stop();
+    {
+      std::lock_guard lock(mutex_);
+      max_waiting_ = std::numeric_limits<std::size_t>::max();
+    }
+    room_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  std::optional<Finished> next() override {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return !done_.empty() || workers_left_ == 0; });
+    if (done_.empty()) return std::nullopt;
+    Finished f = std::move(done_.front());
+    done_.pop_front();
+    room_.notify_all();
+    return f;
+  }
+  void stop() override { stopped_ = true; }
+
+ private:
+  std::atomic<std::int64_t> next_{0};
+  std::atomic<bool> stopped_{false};
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  std::deque<Finished> done_;
+  std::size_t max_waiting_;
+  int workers_left_;
+  std::vector<std::thread> workers_;
+};
+
+#ifdef SIM_HAVE_MPI
+// Messages between the writer (rank 0) and the workers: a worker asks for work with its last
+// finished run (or nothing), rank 0 answers with a run index, or -1 to stop.
+constexpr int tag_result = 1;
+constexpr int tag_assign = 2;
+
+std::vector<char> pack(const Finished& f) {
+  const std::int64_t header[5] = {f.run, static_cast<std::int64_t>(f.seed), static_cast<std::int64_t>(f.status.size()),
+                                  static_cast<std::int64_t>(f.error.size()), static_cast<std::int64_t>(f.values.size())};
+  std::vector<char> out(sizeof header + f.status.size() + f.error.size() + f.values.size() * sizeof(double));
+  char* p = out.data();
+  std::memcpy(p, header, sizeof header);
+  p += sizeof header;
+  std::memcpy(p, f.status.data(), f.status.size());
+  p += f.status.size();
+  std::memcpy(p, f.error.data(), f.error.size());
+  p += f.error.size();
+  if (!f.values.empty()) std::memcpy(p, f.values.data(), f.values.size() * sizeof(double));
+  return out;
+}
+
+Finished unpack(const std::vector<char>& in) {
+  std::int64_t header[5];
+  std::memcpy(header, in.data(), sizeof header);
+  const char* p = in.data() + sizeof header;
+  Finished f;
+  f.run = header[0];
+  f.seed = static_cast<std::uint64_t>(header[1]);
+  f.status.assign(p, static_cast<std::size_t>(header[2]));
+  p += header[2];
+  f.error.assign(p, static_cast<std::size_t>(header[3]));
+  p += header[3];
+  f.values.resize(static_cast<std::size_t>(header[4]));
+  if (!f.values.empty()) std::memcpy(f.values.data(), p, f.values.size() * sizeof(double));
+  return f;
+}
+
+// Rank 0: hands out runs one at a time to whichever worker asks (dynamic load balancing).
+class Ranks final : public RunSource {
+ public:
+  Ranks(const std::vector<std::int64_t>& todo, int size) : todo_(todo), active_(size - 1) {}
+  std::optional<Finished> next() override {
+    while (active_ > 0) {
+      MPI_Status status;
+      int waiting = 0;
+      // Poll rather than block, so the writer's rank does not spin a core while it waits.
+      MPI_Iprobe(MPI_ANY_SOURCE, tag_result, MPI_COMM_WORLD, &waiting, &status);
+      if (!waiting) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      int bytes = 0;
+      MPI_Get_count(&status, MPI_BYTE, &bytes);
+      std::vector<char> message(static_cast<std::size_t>(bytes));
+      MPI_Recv(message.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag_result, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      const std::int64_t run = (!stopped_ && next_ < todo_.size()) ? todo_[next_++] : -1;
+      MPI_Send(&run, 1, MPI_INT64_T, status.MPI_SOURCE, tag_assign, MPI_COMM_WORLD);
+      if (run < 0) --active_;
+      if (!message.empty()) return unpack(message);
+    }
+    return std::nullopt;
+  }
+  void stop() override { stopped_ = true; }
+
+ private:
+  const std::vector<std::int64_t>& todo_;
+  std::size_t next_ = 0;
+  int active_;
+  bool stopped_ = false;
+};
+
+// Ranks 1..n-1: run what rank 0 assigns until it says stop.
+void work_for_rank_zero(const SweepOptions& o, const ModelList& models, const Scenario& base,
+                        const std::vector<std::int64_t>& steps, int threads) {
+  set_threads(threads);
+  std::vector<char> message;  // empty: the first request carries no result
+  for (;;) {
+    MPI_Send(message.data(), static_cast<int>(message.size()), MPI_BYTE, 0, tag_result, MPI_COMM_WORLD);
+    std::int64_t run = -1;
+    MPI_Recv(&run, 1, MPI_INT64_T, 0, tag_assign, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (run < 0) return;
+    message = pack(run_one(o, models, run, base, steps));
+  }
+}
+
+// Started by mpirun (OpenMPI, MPICH or a PMI launcher)?
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+// MPI for the life of one sweep, when the program was started by mpirun.
+class MpiSession {
+ public:
+  MpiSession() {
+    if (!launched_by_mpi()) return;
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+    active_ = true;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+  ~MpiSession() {
+    if (active_) MPI_Finalize();
+  }
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  bool parallel() const { return active_ && size_ > 1; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  // Every rank learns whether rank 0 could open the output, and rank 0's error if not.
+  void share_outcome(std::string& error) const {
+    if (!parallel()) return;
+    std::int64_t length = static_cast<std::int64_t>(error.size());
+    MPI_Bcast(&length, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    error.resize(static_cast<std::size_t>(length));
+    if (length > 0) MPI_Bcast(error.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD);
+  }
+  std::vector<std::string> hosts() const {
+    char name[MPI_MAX_PROCESSOR_NAME] = {};
+    int length = 0;
+    MPI_Get_processor_name(name, &length);
+    std::vector<char> all(static_cast<std::size_t>(size_) * MPI_MAX_PROCESSOR_NAME);
+    MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0, MPI_COMM_WORLD);
+    std::vector<std::string> hosts;
+    for (int r = 0; r < size_; ++r) hosts.emplace_back(all.data() + static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME);
+    return hosts;
+  }
+
+ private:
+  bool active_ = false;
+  int rank_ = 0;
+  int size_ = 1;
+};
+#endif
+
+}  // namespace
+
+bool built_with_mpi() {
+#ifdef SIM_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool is_secondary_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* value = std::getenv(name)) return std::string(value) != "0";
+  return false;
+}
+
 SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   const auto start = std::chrono::steady_clock::now();
+  // Every rank validates the sweep the same way, so bad input stops them all alike.
   const Scenario base = load_scenario(o.scenario, o.overrides, models);
   if (o.replicas < 1) throw InputError("--replicas " + std::to_string(o.replicas) + " must be at least 1");
   if (o.jobs < 1 || o.jobs > 4096) throw InputError("--jobs " + std::to_string(o.jobs) + " is out of range [1, 4096]");
@@ -385,61 +622,70 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   std::vector<double> times;
   {
     // The time axis comes from the base scenario's model (its time per step).
-    const Scenario probe = load_scenario(o.scenario, o.overrides, models);
-    Simulation simulation(probe);
+    Simulation simulation(base);
     for (auto s : steps) times.push_back(simulation.model().time_at(s));
   }
   const auto runs = static_cast<std::int64_t>(o.design.points()) * o.replicas;
-
   const int threads = o.threads > 0 ? o.threads : std::max(1, max_threads() / o.jobs);
-  RunMeta meta{version, git_commit, o.command_line, threads, utc_now()};
 
-  // The runs this process does: its shard's, less those an earlier attempt finished (--resume).
+#ifdef SIM_HAVE_MPI
+  MpiSession mpi;
+  if (mpi.parallel() && o.jobs != 1) throw InputError("--jobs: under mpirun every rank runs one run at a time");
+#endif
+
+  // Rank 0 (or the only process) owns the file: its shard's runs, less those an earlier attempt
+  // finished (--resume).
   std::vector<std::string> earlier(static_cast<std::size_t>(runs));
-  const bool resuming = o.resume && std::filesystem::exists(o.out);
-  if (resuming) earlier = finished_runs(o, base, runs);
   std::vector<std::int64_t> todo;
-  for (std::int64_t r = o.shard_index; r < runs; r += o.shard_count)
-    if (earlier[static_cast<std::size_t>(r)].empty()) todo.push_back(r);
-  std::optional<SweepFile> opened;
-  if (resuming) {
-    opened.emplace(o, base, steps.size());
-  } else {
-    opened.emplace(o, base, steps, times, runs, meta);
+  std::optional<SweepFile> file;
+  std::string error;
+#ifdef SIM_HAVE_MPI
+  const bool writer = mpi.rank() == 0;
+#else
+  const bool writer = true;
+#endif
+  if (writer) {
+    try {
+      const bool resuming = o.resume && std::filesystem::exists(o.out);
+      if (resuming) earlier = finished_runs(o, base, runs);
+      for (std::int64_t r = o.shard_index; r < runs; r += o.shard_count)
+        if (earlier[static_cast<std::size_t>(r)].empty()) todo.push_back(r);
+      RunMeta meta{version, git_commit, o.command_line, threads, utc_now()};
+      if (resuming) {
+        file.emplace(o, base, steps.size());
+      } else {
+        file.emplace(o, base, steps, times, runs, meta);
+      }
+    } catch (const InputError& e) {
+      error = e.what();
+    }
   }
-  SweepFile& file = *opened;
+#ifdef SIM_HAVE_MPI
+  mpi.share_outcome(error);
+#endif
+  if (!error.empty()) throw InputError(error);
+
+#ifdef SIM_HAVE_MPI
+  std::vector<std::string> hosts;
+  if (mpi.parallel()) hosts = mpi.hosts();
+  if (!writer) {
+    work_for_rank_zero(o, models, base, steps, threads);
+    SweepResult worker;
+    worker.status = "worker";
+    return worker;
+  }
+  if (mpi.parallel()) file->describe_ranks(mpi.size(), hosts);
+#endif
 
   sweep_signal = 0;
   auto previous_int = std::signal(SIGINT, on_sweep_signal);
   auto previous_term = std::signal(SIGTERM, on_sweep_signal);
 
-  // Workers claim runs in order and hand finished runs to this thread, which alone writes.
-  std::atomic<std::int64_t> next{0};
-  std::mutex mutex;
-  std::condition_variable ready, room;
-  std::deque<Finished> done;
-  const std::size_t max_waiting = static_cast<std::size_t>(2 * o.jobs);
-  int workers_left = o.jobs;
-  std::vector<std::thread> workers;
-  for (int j = 0; j < o.jobs; ++j) {
-    workers.emplace_back([&] {
-      set_threads(threads);
-      for (;;) {
-        if (sweep_signal != 0) break;
-        const std::int64_t k = next.fetch_add(1);
-        if (k >= static_cast<std::int64_t>(todo.size())) break;
-        const std::int64_t run = todo[static_cast<std::size_t>(k)];
-        Finished finished = run_one(o, models, run, base, steps);
-        std::unique_lock lock(mutex);
-        room.wait(lock, [&] { return done.size() < max_waiting; });
-        done.push_back(std::move(finished));
-        ready.notify_one();
-      }
-      std::lock_guard lock(mutex);
-      --workers_left;
-      ready.notify_one();
-    });
-  }
+  std::unique_ptr<RunSource> source;
+#ifdef SIM_HAVE_MPI
+  if (mpi.parallel()) source = std::make_unique<Ranks>(todo, mpi.size());
+#endif
+  if (!source) source = std::make_unique<Threads>(o, models, base, steps, todo, threads);
 
   const auto my_runs = static_cast<std::int64_t>(todo.size());
   SweepResult result;
@@ -448,28 +694,19 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   auto last_progress = last_flush;
   std::int64_t written = 0;
   std::exception_ptr write_error;
-  for (;;) {
-    std::unique_lock lock(mutex);
-    ready.wait_for(lock, std::chrono::milliseconds(200), [&] { return !done.empty() || workers_left == 0; });
-    if (done.empty()) {
-      if (workers_left == 0) break;
-      continue;
-    }
-    Finished f = std::move(done.front());
-    done.pop_front();
-    room.notify_all();
-    lock.unlock();
+  while (auto finished = source->next()) {
+    if (sweep_signal != 0) source->stop();
     try {
-      file.write(f);
+      file->write(*finished);
     } catch (...) {
       write_error = std::current_exception();
-      sweep_signal = SIGTERM;  // stop claiming runs; the error is rethrown after the workers stop
+      source->stop();  // the error is rethrown once the runs in flight are in
     }
     ++written;
-    (f.status == "complete" ? result.complete : result.failed)++;
+    (finished->status == "complete" ? result.complete : result.failed)++;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_flush > std::chrono::seconds(1)) {
-      file.flush();
+      file->flush();
       last_flush = now;
     }
     if (o.progress && (now - last_progress > std::chrono::milliseconds(250) || written == my_runs)) {
@@ -479,8 +716,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
       std::fflush(stderr);
     }
   }
-  for (auto& w : workers)
-    if (w.joinable()) w.join();
+  source.reset();
   if (o.progress) std::fputc('\n', stderr);
   std::signal(SIGINT, previous_int);
   std::signal(SIGTERM, previous_term);
@@ -501,7 +737,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
     totals.failed += status == "failed" ? 1 : 0;
   }
   totals.runs = runs;
-  file.finish(totals, utc_now());
+  file->finish(totals, utc_now());
   return result;
 }
 

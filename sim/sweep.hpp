@@ -41,7 +41,15 @@ struct SweepResult {
   int exit_code = 0;   // 0; 3 when some runs failed; 130/143 interrupted
 };
 
+// Under mpirun (when built with MPI), rank 0 writes the file and hands runs one at a time to the
+// other ranks; the file is the same as without MPI. A worker rank returns status "worker".
 SweepResult run_sweep(const SweepOptions& options, const ModelList& models);
+
+// Whether this build can spread sweeps over MPI ranks.
+bool built_with_mpi();
+
+// True in every MPI rank but rank 0 (which alone prints summaries and errors).
+bool is_secondary_rank();
 
 // Parses `i/n` (0 <= i < n) for --shard; InputError otherwise.
 std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text);

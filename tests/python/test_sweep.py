@@ -301,3 +301,27 @@ def test_resume_refuses_another_sweep_or_a_broken_file(sim, scenario, tmp_path):
     broken.write_bytes(before[: len(before) // 2])
     r = sim("sweep", path, "--vary", "exchange.chi=0:0.1:3", "--out", broken, "--resume")
     assert r.returncode == 2 and "cannot resume" in r.stderr
+
+
+def test_mpi_ranks_write_the_same_file_as_one_process(binary, sim, scenario, tmp_path):
+    """serial = --jobs 2 = mpirun -np 2 = mpirun -np 3, dataset for dataset (scripts/test installs OpenMPI)."""
+    version = sim("--version", check=0).stdout
+    assert "MPI" in version, "this build has no MPI: install libopenmpi-dev (scripts/install-deps test) and rebuild"
+    path = scenario(TINY)
+    args = ["--vary", "exchange.saving=0:0.8:4", "--vary", "exchange.rule=random,saving,yard_sale", "--replicas", "2",
+            "--quiet"]
+    sim("sweep", path, *args, "--out", tmp_path / "serial.h5", check=0)
+    sim("sweep", path, *args, "--jobs", "2", "--out", tmp_path / "jobs.h5", check=0)
+    h5diff_groups(tmp_path / "serial.h5", tmp_path / "jobs.h5", "/series", "/runs")
+    for ranks in (2, 3):
+        out = tmp_path / f"mpi{ranks}.h5"
+        r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), str(binary), "sweep",
+                            str(path), *args, "--out", str(out)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        h5diff_groups(tmp_path / "serial.h5", out, "/series", "/runs")
+        with h5py.File(out, "r") as f:
+            assert f["meta"].attrs["ranks"] == ranks and len(f["meta"].attrs["hosts"]) == ranks
+    # bad input stops every rank with one message and exit code 2
+    r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "3", str(binary), "sweep", str(path),
+                        *args, "--out", str(tmp_path / "serial.h5")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and (r.stdout + r.stderr).count("exists; use --overwrite") == 1
