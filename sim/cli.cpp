@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "sim/checkpoint.hpp"
 #include "sim/error.hpp"
 #include "sim/params.hpp"
 #include "sim/run_file.hpp"
@@ -27,11 +28,13 @@ constexpr const char* overview = R"(commons-sim: an agent-based simulator of com
 
 Usage:
   commons-sim run SCENARIO [--set key=value]... [--out FILE] [--overwrite] [--seed N]
-                  [--steps N] [--threads N] [--record-every N] [--flush-every N] [--quiet]
+                  [--steps N] [--threads N] [--record-every N] [--flush-every N]
+                  [--checkpoint-every N [--checkpoint FILE]] [--quiet]
   commons-sim sweep SCENARIO --vary key=lo:hi:n|key=a,b,c... [--design grid|lhs|sobol|morris]
                   [--samples N] [--levels L] [--replicas R] [--jobs N] [--out FILE] [--overwrite]
                   [--set key=value]... [--seed N] [--steps N] [--threads N] [--shard i/n] [--quiet]
   commons-sim merge PART... --out FILE [--overwrite]
+  commons-sim resume CHECKPOINT [--threads N] [--checkpoint-every N] [--quiet]
   commons-sim check SCENARIO [--set key=value]...
   commons-sim params [--model M] [--format text|md]
   commons-sim outputs [--format text|md]
@@ -108,6 +111,25 @@ void add_set_option(po::options_description& options) {
                         "override a parameter: --set section.key=value (repeatable; wins over the file)");
 }
 
+// The summary after a run or a resumed run, and its exit code.
+int report_run(const char* command, const RunResult& result, const std::string& model, std::uint64_t seed,
+               std::int64_t steps, const std::filesystem::path& out, bool quiet) {
+  if (result.status == "failed") std::cerr << "commons-sim " << command << ": " << result.error << "\n";
+  if (!quiet) {
+    std::printf("commons-sim %s: model %s", version, model.c_str());
+    if (steps >= 0)
+      std::printf(", seed %llu, %lld of %lld steps", static_cast<unsigned long long>(seed),
+                  static_cast<long long>(result.steps_completed), static_cast<long long>(steps));
+    else
+      std::printf(", resumed to step %lld", static_cast<long long>(result.steps_completed));
+    std::printf(", %s in %.2f s\n", result.status.c_str(), result.wall_seconds);
+    std::printf("final values:\n");
+    for (const auto& [name, value] : result.final_values) std::printf("  %-20s %.6g\n", name.c_str(), value);
+    std::printf("output: %s\n", out.string().c_str());
+  }
+  return result.exit_code;
+}
+
 int command_run(const std::vector<std::string>& args, const ModelList& models, const std::string& command_line) {
   po::options_description options("commons-sim run SCENARIO [options]");
   add_set_option(options);
@@ -119,6 +141,8 @@ int command_run(const std::vector<std::string>& args, const ModelList& models, c
       ("threads", po::value<int>(), "threads inside the run (default: all cores; results do not depend on it)")
       ("record-every", po::value<std::string>(), "record outputs every N steps (sim.record_every)")
       ("flush-every", po::value<std::string>(), "flush the output file every N steps (sim.flush_every)")
+      ("checkpoint-every", po::value<std::int64_t>(), "write a checkpoint every N steps (see commons-sim resume)")
+      ("checkpoint", po::value<std::string>(), "the checkpoint file (default: the output's name + .checkpoint)")
       ("quiet", "no progress line and no summary");
   const Parsed parsed = parse("run", args, options, "scenario");
   if (parsed.help) {
@@ -141,19 +165,45 @@ int command_run(const std::vector<std::string>& args, const ModelList& models, c
   const bool quiet = vm.count("quiet") > 0;
   run.progress = !quiet && isatty(STDERR_FILENO);
   run.command_line = command_line;
+  if (vm.count("checkpoint-every")) {
+    run.checkpoint_every = vm["checkpoint-every"].as<std::int64_t>();
+    if (run.checkpoint_every < 1)
+      throw InputError("commons-sim run: --checkpoint-every " + std::to_string(run.checkpoint_every) + " must be at least 1");
+  }
+  if (vm.count("checkpoint")) run.checkpoint = vm["checkpoint"].as<std::string>();
+  if (!run.checkpoint.empty() && run.checkpoint_every == 0)
+    throw InputError("commons-sim run: --checkpoint needs --checkpoint-every");
 
   const RunResult result = run_scenario(scenario, run);
-  if (result.status == "failed") std::cerr << "commons-sim run: " << result.error << "\n";
-  if (!quiet) {
-    std::printf("commons-sim %s: model %s, seed %llu, %lld of %lld steps, %s in %.2f s\n", version,
-                scenario.model->name.c_str(), static_cast<unsigned long long>(scenario.seed),
-                static_cast<long long>(result.steps_completed), static_cast<long long>(scenario.steps),
-                result.status.c_str(), result.wall_seconds);
-    std::printf("final values:\n");
-    for (const auto& [name, value] : result.final_values) std::printf("  %-20s %.6g\n", name.c_str(), value);
-    std::printf("output: %s\n", run.out.string().c_str());
+  return report_run("run", result, scenario.model->name, scenario.seed, scenario.steps, run.out, quiet);
+}
+
+int command_resume(const std::vector<std::string>& args, const ModelList& models, const std::string& command_line) {
+  po::options_description options("commons-sim resume CHECKPOINT [options]");
+  options.add_options()
+      ("threads", po::value<int>(), "threads inside the run (results do not depend on it)")
+      ("checkpoint-every", po::value<std::int64_t>(), "steps between checkpoints (default: as before)")
+      ("quiet", "no progress line and no summary");
+  const Parsed parsed = parse("resume", args, options, "checkpoint");
+  if (parsed.help) {
+    std::cout << options << "\n";
+    return exit_ok;
   }
-  return result.exit_code;
+  const auto& vm = parsed.vm;
+  RunOptions run;
+  if (vm.count("threads")) {
+    run.threads = vm["threads"].as<int>();
+    if (run.threads < 1 || run.threads > 4096)
+      throw InputError("commons-sim resume: --threads " + std::to_string(run.threads) + " is out of range [1, 4096]");
+  }
+  if (vm.count("checkpoint-every")) run.checkpoint_every = std::max<std::int64_t>(1, vm["checkpoint-every"].as<std::int64_t>());
+  const bool quiet = vm.count("quiet") > 0;
+  run.progress = !quiet && isatty(STDERR_FILENO);
+  run.command_line = command_line;
+  const std::filesystem::path checkpoint = vm["checkpoint"].as<std::string>();
+  const Checkpoint c = read_checkpoint(checkpoint);
+  const RunResult result = resume_run(checkpoint, run, models);
+  return report_run("resume", result, c.model, 0, -1, c.out, quiet);
 }
 
 int command_sweep(const std::vector<std::string>& args, const ModelList& models, const std::string& command_line) {
@@ -388,6 +438,7 @@ int run(int argc, char** argv, const ModelList& models) {
   const std::string command = argc >= 2 ? argv[1] : "";
   try {
     if (command == "run") return command_run(args, models, joined_command_line(argc, argv));
+    if (command == "resume") return command_resume(args, models, joined_command_line(argc, argv));
     if (command == "sweep") return command_sweep(args, models, joined_command_line(argc, argv));
     if (command == "merge") return command_merge(args);
     if (command == "check") return command_check(args, models);

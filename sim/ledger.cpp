@@ -59,6 +59,20 @@ void Ledger::check(std::int64_t step, double money_in_accounts) const {
   throw RunError(message);
 }
 
+void Ledger::save(State& state) const {
+  state.put("ledger.initial", initial_);
+  state.put("ledger.created", created_);
+  state.put("ledger.destroyed", destroyed_);
+  state.put("ledger.flows", flows_.cells());
+}
+
+void Ledger::restore(const State& state) {
+  initial_ = state.get<double>("ledger.initial");
+  created_ = state.get<double>("ledger.created");
+  destroyed_ = state.get<double>("ledger.destroyed");
+  state.get("ledger.flows", flows_.cells());
+}
+
 FlowMatrix Ledger::take_flows() {
   FlowMatrix out = blank_flows();
   out.merge(flows_);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/state.hpp"
+
 namespace sim {
 
 using FlowId = std::uint16_t;
@@ -36,6 +38,7 @@ class FlowMatrix {
 
   void merge(const FlowMatrix& other);  // cell-wise sum
   void clear();
+  std::span<double> cells() { return cells_; }
 
  private:
   std::size_t sectors_ = 0;
@@ -103,6 +106,10 @@ class Ledger {
   // Completes the change_in_money row, returns the matrix and starts a new one.
   FlowMatrix take_flows();
   FlowMatrix blank_flows() const { return FlowMatrix(flow_types_.size(), sectors_.size()); }
+
+  // For checkpoints: the money identity's terms and the flows not yet taken.
+  void save(State& state) const;
+  void restore(const State& state);
 
  private:
   std::vector<std::string> flow_types_;

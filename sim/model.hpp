@@ -11,6 +11,7 @@
 
 #include "sim/ledger.hpp"
 #include "sim/params.hpp"
+#include "sim/state.hpp"
 
 namespace sim {
 
@@ -55,6 +56,11 @@ class Model {
   virtual double time_at(std::int64_t step) const = 0;
   // The sum of every account balance the ledger checks, summed in a fixed order.
   virtual double money_in_accounts() const = 0;
+  // Checkpoints: save() puts every piece of state that is not a function of the parameters and
+  // the seed; restore() reads it back into a model just built from the same parameters, so the
+  // run continues bit for bit as if it had never stopped.
+  virtual void save(State& state) const = 0;
+  virtual void restore(const State& state) = 0;
 };
 
 struct ModelInit {

@@ -351,6 +351,54 @@ void RunFile::finish(const std::string& status, std::int64_t steps_completed, do
 
 const fs::path& RunFile::path() const { return impl_->path; }
 
+void RunFile::moved_to(const fs::path& path) { impl_->path = path; }
+
+StoredRecords read_records(const fs::path& path, const ModelSpec& model, const std::string& scenario_text,
+                           std::int64_t up_to_step) {
+  const std::string shown = path.string();
+  StoredRecords out;
+  try {
+    h5::silence_errors();
+    // A run killed outright leaves its file marked as open for writing: read it as SWMR does.
+    h5::Handle fapl = h5::file_access_latest();
+    h5::Handle file = h5::open_file(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id());
+    h5::Handle scenario = h5::open_group(file.id(), "scenario");
+    if (h5::read_string_attribute(scenario.id(), "text") != scenario_text)
+      throw InputError("output file '" + shown + "' holds another scenario than the checkpoint");
+    h5::Handle series = h5::open_group(file.id(), "series");
+    h5::Handle step = h5::open_dataset(series.id(), "step");
+    const auto steps = h5::read_ints(step.id());
+    std::size_t n = 0;
+    while (n < steps.size() && steps[n] <= up_to_step) ++n;
+    out.steps.assign(steps.begin(), steps.begin() + static_cast<std::ptrdiff_t>(n));
+    h5::Handle time = h5::open_dataset(series.id(), model.time_name);
+    const auto times = h5::read_doubles(time.id());
+    if (times.size() < n) throw InputError("output file '" + shown + "' is incomplete");
+    out.times.assign(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(n));
+    out.values.assign(n, std::vector<double>(model.series.size()));
+    for (std::size_t s = 0; s < model.series.size(); ++s) {
+      h5::Handle d = h5::open_dataset(series.id(), model.series[s].name);
+      const auto values = h5::read_doubles(d.id());
+      if (values.size() < n) throw InputError("output file '" + shown + "' is incomplete");
+      for (std::size_t r = 0; r < n; ++r) out.values[r][s] = values[r];
+    }
+    out.flows.assign(n, {});
+    if (!model.sectors.empty()) {
+      h5::Handle flows = h5::open_dataset(file.id(), "flows/matrix");
+      const auto shape = h5::shape(flows.id());
+      const auto cells = static_cast<std::size_t>(shape[1] * shape[2]);
+      const auto all = h5::read_doubles(flows.id());
+      if (shape[0] < n) throw InputError("output file '" + shown + "' is incomplete");
+      for (std::size_t r = 0; r < n; ++r)
+        out.flows[r].assign(all.begin() + static_cast<std::ptrdiff_t>(r * cells),
+                            all.begin() + static_cast<std::ptrdiff_t>((r + 1) * cells));
+    }
+  } catch (const h5::Error& e) {
+    throw InputError("cannot read output file '" + shown + "' to resume it (" + e.what() + ")");
+  }
+  return out;
+}
+
 std::string output_doc_markdown(const ModelList& models) {
   std::ostringstream md;
   md << R"(# Output files

@@ -54,11 +54,25 @@ class RunFile {
               const std::string& end_time);
 
   const std::filesystem::path& path() const;
+  // The file was renamed while open (a resumed run builds its file under another name first).
+  void moved_to(const std::filesystem::path& path);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The records of an output file up to a step, to carry them into the file of a resumed run.
+struct StoredRecords {
+  std::vector<std::int64_t> steps;
+  std::vector<double> times;
+  std::vector<std::vector<double>> values;  // [record][series]
+  std::vector<std::vector<double>> flows;   // [record][flow cells]; empty rows without /flows
+};
+// Reads every record of `path` with step <= `up_to_step`; InputError naming the file when it
+// cannot be read or does not hold the scenario `scenario_text` with the model's series.
+StoredRecords read_records(const std::filesystem::path& path, const ModelSpec& model,
+                           const std::string& scenario_text, std::int64_t up_to_step);
 
 // Refuses (InputError naming the path) an output path that exists while `overwrite` is false, or
 // that cannot be created; checked before HDF5 touches anything, so an existing file is kept.

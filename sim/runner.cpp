@@ -4,9 +4,14 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <optional>
+
+#include <unistd.h>
 
 #include "sim/error.hpp"
 #include "sim/parallel.hpp"
+#include "sim/checkpoint.hpp"
 #include "sim/run_file.hpp"
 #include "sim/simulation.hpp"
 #include "sim/version.hpp"
@@ -88,46 +93,68 @@ std::string utc_now() {
   return text;
 }
 
-RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
-  set_threads(options.threads);
-  const auto wall_start = std::chrono::steady_clock::now();
+namespace {
+
+// Where a run stands in its output: what it last recorded and flushed.
+struct Position {
+  std::int64_t last_recorded = -1;
+  std::int64_t last_flushed = 0;
+};
+
+// The step loop from wherever `simulation` stands to the end (or a signal): records, flushes,
+// checkpoints, progress, and the file's final status.
+RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file, const RunOptions& options,
+                Position position, std::chrono::steady_clock::time_point wall_start) {
   auto wall_seconds = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   };
-
-  RunMeta meta{sim::version, sim::git_commit, options.command_line, max_threads(), utc_now()};
-  RunFile file(options.out, options.overwrite, scenario, meta);
   StopSignals signals;
   Progress progress(options.progress, scenario.steps, scenario.model->time_name);
   RunResult result;
-  std::int64_t last_flushed = 0;
-  std::int64_t last_recorded = -1;
-  auto record = [&](Simulation& simulation) {
-    last_recorded = simulation.steps_done();
+  result.steps_completed = simulation.steps_done();
+  auto record = [&] {
+    position.last_recorded = simulation.steps_done();
     const FlowMatrix flows = simulation.take_flows();
     const auto values = simulation.measure();
     file.append(simulation.steps_done(), simulation.time(), values, flows.cells());
-    if (simulation.steps_done() - last_flushed >= scenario.flush_every) {
+    if (simulation.steps_done() - position.last_flushed >= scenario.flush_every) {
       file.flush(simulation.steps_done());
-      last_flushed = simulation.steps_done();
+      position.last_flushed = simulation.steps_done();
     }
     result.final_values.clear();
     for (std::size_t i = 0; i < values.size(); ++i)
       result.final_values.emplace_back(scenario.model->series[i].name, values[i]);
   };
+  auto checkpoint = [&] {
+    // The output must hold every record up to the checkpoint before the checkpoint exists.
+    file.flush(simulation.steps_done());
+    position.last_flushed = simulation.steps_done();
+    Checkpoint c;
+    c.version = sim::version;
+    c.model = scenario.model->name;
+    c.scenario_text = scenario.resolved_text;
+    c.scenario_file = scenario.file;
+    c.out = std::filesystem::absolute(file.path());
+    c.step = simulation.steps_done();
+    c.last_recorded = position.last_recorded;
+    c.last_flushed = position.last_flushed;
+    c.checkpoint_every = options.checkpoint_every;
+    simulation.save(c.state);
+    write_checkpoint(options.checkpoint, c);
+  };
 
   try {
-    Simulation simulation(scenario);
-    record(simulation);
+    if (position.last_recorded < 0) record();
     while (simulation.steps_done() < scenario.steps && signals.received() == 0) {
       simulation.step();
       const std::int64_t step = simulation.steps_done();
       result.steps_completed = step;
-      if (step % scenario.record_every == 0 || step == scenario.steps) record(simulation);
+      if (step % scenario.record_every == 0 || step == scenario.steps) record();
+      if (options.checkpoint_every > 0 && step % options.checkpoint_every == 0 && step < scenario.steps) checkpoint();
       progress.update(step, simulation.time());
     }
     // An interrupted run keeps the state it stopped at.
-    if (last_recorded != simulation.steps_done()) record(simulation);
+    if (position.last_recorded != simulation.steps_done()) record();
   } catch (const RunError& e) {
     progress.done();
     result.status = "failed";
@@ -148,6 +175,83 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   result.wall_seconds = wall_seconds();
   file.finish(result.status, result.steps_completed, result.wall_seconds, utc_now());
   return result;
+}
+
+}  // namespace
+
+std::filesystem::path default_checkpoint(const std::filesystem::path& out) { return out.string() + ".checkpoint"; }
+
+RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
+  set_threads(options.threads);
+  const auto wall_start = std::chrono::steady_clock::now();
+  RunOptions o = options;
+  if (o.checkpoint_every > 0 && o.checkpoint.empty()) o.checkpoint = default_checkpoint(o.out);
+  RunMeta meta{sim::version, sim::git_commit, o.command_line, max_threads(), utc_now()};
+  RunFile file(o.out, o.overwrite, scenario, meta);
+  try {
+    Simulation simulation(scenario);
+    return drive(scenario, simulation, file, o, Position{}, wall_start);
+  } catch (const RunError& e) {  // the opening balances do not add up
+    RunResult result;
+    result.status = "failed";
+    result.exit_code = exit_run_error;
+    result.error = e.what();
+    file.finish(result.status, 0, 0.0, utc_now());
+    return result;
+  }
+}
+
+RunResult resume_run(const std::filesystem::path& checkpoint_path, const RunOptions& options, const ModelList& models) {
+  set_threads(options.threads);
+  const auto wall_start = std::chrono::steady_clock::now();
+  const Checkpoint c = read_checkpoint(checkpoint_path);
+  const std::string shown = checkpoint_path.string();
+
+  // The scenario, exactly as the run resolved it.
+  const auto text_file = std::filesystem::temp_directory_path() /
+                         ("commons-sim-resume-" + std::to_string(::getpid()) + ".ini");
+  { std::ofstream(text_file) << c.scenario_text; }
+  Scenario scenario;
+  try {
+    scenario = load_scenario(text_file, {}, models);
+  } catch (const InputError& e) {
+    std::filesystem::remove(text_file);
+    throw InputError("checkpoint '" + shown + "' holds a scenario this commons-sim cannot load: " + e.what());
+  }
+  std::filesystem::remove(text_file);
+  scenario.file = c.scenario_file;
+  if (scenario.model->name != c.model || scenario.resolved_text != c.scenario_text)
+    throw InputError("checkpoint '" + shown + "' does not match its own scenario (model " + c.model + ")");
+  if (c.step < 0 || c.step > scenario.steps || c.last_recorded > c.step || c.last_recorded < 0)
+    throw InputError("checkpoint '" + shown + "' is inconsistent (step " + std::to_string(c.step) + ")");
+
+  Simulation simulation(scenario);
+  try {
+    simulation.restore(c.state, c.step);
+  } catch (const std::runtime_error& e) {
+    throw InputError("checkpoint '" + shown + "' does not fit model '" + c.model + "': " + e.what());
+  }
+
+  // The new output file: the old one's records up to the checkpoint, built under a temporary
+  // name and renamed over the old file only once it holds them all.
+  const StoredRecords records = read_records(c.out, *scenario.model, c.scenario_text, c.step);
+  if (records.steps.empty() || records.steps.back() != c.last_recorded)
+    throw InputError("output file '" + c.out.string() + "' lacks the records up to the checkpoint's step " +
+                     std::to_string(c.step));
+  RunOptions o = options;
+  o.out = c.out;
+  if (o.checkpoint_every == 0) o.checkpoint_every = c.checkpoint_every;
+  if (o.checkpoint.empty()) o.checkpoint = checkpoint_path;
+  const std::filesystem::path building = c.out.string() + ".resuming";
+  RunMeta meta{sim::version, sim::git_commit, o.command_line, max_threads(), utc_now()};
+  std::optional<RunFile> file;
+  file.emplace(building, true, scenario, meta);
+  for (std::size_t r = 0; r < records.steps.size(); ++r)
+    file->append(records.steps[r], records.times[r], records.values[r], records.flows[r]);
+  file->flush(c.step);
+  std::filesystem::rename(building, c.out);
+  file->moved_to(c.out);
+  return drive(scenario, simulation, *file, o, Position{c.last_recorded, c.step}, wall_start);
 }
 
 }  // namespace sim

@@ -15,6 +15,8 @@ struct RunOptions {
   int threads = 0;            // 0: OpenMP's default
   bool progress = false;      // a progress line on stderr
   std::string command_line;
+  std::int64_t checkpoint_every = 0;  // steps between checkpoints (0: none)
+  std::filesystem::path checkpoint;   // where (default: the output's name + .checkpoint)
 };
 
 struct RunResult {
@@ -31,6 +33,16 @@ struct RunResult {
 // non-finite value) marks the file "failed". Throws InputError before anything is written
 // when the output cannot be created.
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
+
+// Continues the run a checkpoint was taken from: its output file keeps the records up to the
+// checkpoint and grows from there, so it ends bitwise identical to a run that never stopped.
+// `options.out` and `options.overwrite` are ignored (the checkpoint names the output file);
+// threads, progress, command line and checkpoint_every (0: the checkpoint's) apply.
+// InputError, before anything is written, for a checkpoint or output file that does not fit.
+RunResult resume_run(const std::filesystem::path& checkpoint, const RunOptions& options, const ModelList& models);
+
+// The default checkpoint file of an output file.
+std::filesystem::path default_checkpoint(const std::filesystem::path& out);
 
 // The current time in ISO 8601, UTC.
 std::string utc_now();

@@ -27,6 +27,23 @@ void Simulation::step() {
   ledger_.check(context_.step, model_->money_in_accounts());
 }
 
+void Simulation::save(State& state) const {
+  ledger_.save(state);
+  State model;
+  model_->save(model);
+  for (const auto& [name, entry] : model.entries()) state.put_entry("model." + name, entry);
+}
+
+void Simulation::restore(const State& state, std::int64_t step) {
+  ledger_.restore(state);
+  State model;
+  for (const auto& [name, entry] : state.entries())
+    if (name.rfind("model.", 0) == 0) model.put_entry(name.substr(6), entry);
+  model_->restore(model);
+  context_.step = step;
+  ledger_.check(step, model_->money_in_accounts());
+}
+
 std::span<const double> Simulation::measure() {
   model_->measure(values_);
   return values_;

@@ -32,6 +32,11 @@ class Simulation {
   const Ledger& ledger() const { return ledger_; }
   const std::vector<Phase>& phases() const { return phases_; }
 
+  // Checkpoints: the ledger's and the model's state (the step is kept by the caller).
+  void save(State& state) const;
+  // Puts a just-built simulation into the state saved at the end of `step`.
+  void restore(const State& state, std::int64_t step);
+
  private:
   const ModelSpec* spec_;
   Ledger ledger_;

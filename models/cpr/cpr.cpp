@@ -22,6 +22,7 @@
 #include "models/cpr/cpr.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -520,6 +521,81 @@ class Cpr final : public sim::Model {
 
   double time_at(std::int64_t step) const override {
     return p_.mode == Mode::Game ? static_cast<double>(step) : static_cast<double>(step) * p_.dt;
+  }
+
+  // The columns of doubles a checkpoint saves, by name (const for save, mutable for restore).
+  template <class Self>
+  static auto double_columns(Self& self) {
+    using Column = decltype(&self.skill_);
+    return std::array<std::pair<const char*, Column>, 16>{{{"skill", &self.skill_},
+                                                           {"base_coop", &self.base_coop_},
+                                                           {"coop", &self.coop_},
+                                                           {"effort", &self.effort_},
+                                                           {"allowed", &self.allowed_},
+                                                           {"quota", &self.quota_},
+                                                           {"holding", &self.holding_},
+                                                           {"use", &self.use_},
+                                                           {"revenue", &self.revenue_},
+                                                           {"excess", &self.excess_},
+                                                           {"wealth", &self.wealth_},
+                                                           {"income", &self.income_},
+                                                           {"belief", &self.belief_},
+                                                           {"stock", &self.stock_},
+                                                           {"tac", &self.tac_},
+                                                           {"quota_price", &self.quota_price_}}};
+  }
+
+  // Every column and account; per-block buffers are scratch, rebuilt each step.
+  void save(sim::State& s) const override {
+    for (const auto& [name, column] : double_columns(*this)) s.put(name, *column);
+    s.put("member", member_);
+    s.put("violating", violating_);
+    s.put("offences", offences_);
+    s.put("tokens", tokens_);
+    s.put("patch_size", patch_size_);
+    s.put("patch_members", patch_members_);
+    s.put("patch_licences", patch_licences_);
+    s.put("outside", std::vector<double>{outside_.hi, outside_.lo});
+    s.put("accounts", std::vector<double>{state_, fund_, exchange_});
+    s.put("regimes", std::vector<std::int32_t>{static_cast<std::int32_t>(regime_), static_cast<std::int32_t>(previous_regime_)});
+    s.put("review", std::vector<std::int64_t>{review_steps_, last_review_, review_now_ ? 1 : 0});
+    s.put("counts", std::vector<std::uint64_t>{under_quota_, violators_});
+    s.put("last", std::vector<double>{last_.effort, last_.harvest, last_.rent, last_.active, last_.compliance,
+                                      last_.sanctions, last_.quota_price, last_.monitoring_cost, last_.mean_tokens,
+                                      last_.efficiency});
+  }
+  void restore(const sim::State& s) override {
+    for (const auto& [name, column] : double_columns(*this)) s.get(name, *column);
+    s.get("member", member_);
+    s.get("violating", violating_);
+    s.get("offences", offences_);
+    s.get("tokens", tokens_);
+    s.get("patch_size", patch_size_);
+    s.get("patch_members", patch_members_);
+    s.get("patch_licences", patch_licences_);
+    std::vector<double> outside(2), accounts(3), last(10);
+    std::vector<std::int32_t> regimes(2);
+    std::vector<std::int64_t> review(3);
+    std::vector<std::uint64_t> counts(2);
+    s.get("outside", outside);
+    s.get("accounts", accounts);
+    s.get("regimes", regimes);
+    s.get("review", review);
+    s.get("counts", counts);
+    s.get("last", last);
+    outside_.hi = outside[0];
+    outside_.lo = outside[1];
+    state_ = accounts[0];
+    fund_ = accounts[1];
+    exchange_ = accounts[2];
+    regime_ = static_cast<Regime>(regimes[0]);
+    previous_regime_ = static_cast<Regime>(regimes[1]);
+    review_steps_ = review[0];
+    last_review_ = review[1];
+    review_now_ = review[2] != 0;
+    under_quota_ = counts[0];
+    violators_ = counts[1];
+    last_ = Outcome{last[0], last[1], last[2], last[3], last[4], last[5], last[6], last[7], last[8], last[9]};
   }
 
   double money_in_accounts() const override {
@@ -1030,6 +1106,7 @@ class Cpr final : public sim::Model {
   }
 
   // ---------------------------------------------------------------- state
+
 
   struct Outcome {
     double effort = 0.0, harvest = 0.0, rent = 0.0, active = 0.0;

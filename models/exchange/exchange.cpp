@@ -201,6 +201,20 @@ class Exchange final : public sim::Model {
 
   double time_at(std::int64_t step) const override { return static_cast<double>(step) * p_.dt; }
 
+  // Pairs, lambda_i and the per-block buffers are rebuilt from the parameters and the seed.
+  void save(sim::State& state) const override {
+    state.put("wealth", wealth_);
+    state.put("pool", pool_);
+    state.put("clipped_since_measure", clipped_since_measure_);
+    state.put("exchanges_since_measure", exchanges_since_measure_);
+  }
+  void restore(const sim::State& state) override {
+    state.get("wealth", wealth_);
+    pool_ = state.get<double>("pool");
+    clipped_since_measure_ = state.get<std::uint64_t>("clipped_since_measure");
+    exchanges_since_measure_ = state.get<std::uint64_t>("exchanges_since_measure");
+  }
+
   double money_in_accounts() const override {
     return sim::sum(wealth_.size(), [&](std::size_t i) { return wealth_[i]; }) + pool_;
   }

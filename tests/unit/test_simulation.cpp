@@ -38,6 +38,14 @@ class Leaky final : public sim::Model {
   void measure(std::span<double> values) override { values[0] = a_; }
   double time_at(std::int64_t step) const override { return static_cast<double>(step); }
   double money_in_accounts() const override { return a_ + b_; }
+  void save(sim::State& state) const override {
+    state.put("a", a_);
+    state.put("b", b_);
+  }
+  void restore(const sim::State& state) override {
+    a_ = state.get<double>("a");
+    b_ = state.get<double>("b");
+  }
   std::string order_;
 
  private:
