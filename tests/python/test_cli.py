@@ -142,3 +142,11 @@ def test_a_rule_across_parameters_is_checked(sim, scenario):
     r = sim("check", scenario(SMALL + "rule = saving\nsaving = 0.2\nsaving_min = 0.5\nsaving_distribution = uniform\n"
                               .replace("rule = saving\n", "")), "--set", "exchange.rule=saving")
     assert r.returncode == 2 and "exchange.saving_min = 0.5 is above exchange.saving = 0.2" in r.stderr
+
+
+def test_every_shipped_scenario_is_valid(sim, source_dir):
+    scenarios = sorted((source_dir / "scenarios").rglob("*.ini"))
+    assert len(scenarios) >= 10
+    for path in scenarios:
+        r = sim("check", path)
+        assert r.returncode == 0, f"{path}: {r.stderr}"

@@ -325,3 +325,13 @@ def test_mpi_ranks_write_the_same_file_as_one_process(binary, sim, scenario, tmp
     r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "3", str(binary), "sweep", str(path),
                         *args, "--out", str(tmp_path / "serial.h5")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and (r.stdout + r.stderr).count("exists; use --overwrite") == 1
+
+
+@pytest.mark.parametrize("name", ["exchange_sweep", "cpr_sweep"])
+def test_shipped_sweeps_give_the_same_file_with_and_without_mpi(binary, sim, source_dir, tmp_path, name):
+    path = source_dir / "scenarios" / f"{name}.ini"
+    sim("sweep", path, "--out", tmp_path / "serial.h5", "--quiet", check=0)
+    r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "3", str(binary), "sweep", str(path),
+                        "--out", str(tmp_path / "mpi.h5"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    h5diff_groups(tmp_path / "serial.h5", tmp_path / "mpi.h5", "/series", "/runs")
