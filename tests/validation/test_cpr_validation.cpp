@@ -13,45 +13,11 @@
 #include "sim/scenario.hpp"
 #include "sim/simulation.hpp"
 
+#include "tests/validation/validation_run.hpp"
+
+using validation::run_and_average;
+
 namespace {
-
-const sim::ModelList& models() {
-  static const sim::ModelList list = models::all_models();
-  return list;
-}
-
-sim::Scenario validation_scenario(const std::string& file, std::vector<std::string> overrides) {
-  return sim::load_scenario(std::string(SIM_SOURCE_DIR) + "/scenarios/validation/" + file, overrides, models());
-}
-
-// Time averages of every series over the steps after `burn_in`, one sample per record_every.
-struct Averages {
-  std::vector<std::string> names;
-  std::vector<double> sums;
-  int samples = 0;
-  double operator[](const std::string& name) const {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return sums[i] / samples;
-    FAIL("no series " << name);
-    return 0.0;
-  }
-};
-
-Averages run_and_average(const sim::Scenario& scenario, std::int64_t burn_in) {
-  sim::Simulation simulation(scenario);
-  Averages a;
-  for (const auto& s : scenario.model->series) a.names.push_back(s.name);
-  a.sums.assign(a.names.size(), 0.0);
-  while (simulation.steps_done() < scenario.steps) {
-    simulation.step();
-    const auto step = simulation.steps_done();
-    if (step <= burn_in || step % scenario.record_every != 0) continue;
-    const auto values = simulation.measure();
-    for (std::size_t i = 0; i < values.size(); ++i) a.sums[i] += values[i];
-    ++a.samples;
-  }
-  return a;
-}
 
 // A Gordon-Schaefer parameter point where c/(pq) < K, so that the formulas apply.
 struct Point {
@@ -94,7 +60,7 @@ TEST_CASE("open access converges to the bionomic equilibrium S = c/(pq), E = (r/
                   << ", c = " << point.c << ", dt = " << dt);
       const double steps = std::round(300.0 / std::stod(dt));
       const auto a = run_and_average(
-          validation_scenario("cpr_gordon_schaefer.ini",
+          validation::scenario("cpr_gordon_schaefer.ini",
                               with(point.overrides(), {std::string("cpr.dt=") + dt,
                                                        "sim.steps=" + std::to_string(static_cast<long>(steps))})),
           static_cast<std::int64_t>(steps * 2.0 / 3.0));
@@ -115,7 +81,7 @@ TEST_CASE("open access converges to the bionomic equilibrium S = c/(pq), E = (r/
 TEST_CASE("the market regime (ITQ at the rent-maximising cap) reaches maximum economic yield", "[validation][cpr]") {
   for (const auto& point : points) {
     INFO("r = " << point.r << ", K = " << point.K << ", c/(pq) = " << point.bionomic_stock());
-    const auto a = run_and_average(validation_scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=market"})), 1000);
+    const auto a = run_and_average(validation::scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=market"})), 1000);
     INFO("rent " << a["rent"] << " of " << point.mey_rent() << ", stock " << a["stock"] << " vs " << point.mey_stock());
     CHECK(a["rent"] >= 0.9 * point.mey_rent());
     CHECK(a["stock"] == Approx(point.mey_stock()).epsilon(0.05));
@@ -134,7 +100,7 @@ TEST_CASE("the commons regime (Ostrom's design principles) reaches close to maxi
           "[validation][cpr]") {
   for (const auto& point : points) {
     INFO("r = " << point.r << ", K = " << point.K << ", c/(pq) = " << point.bionomic_stock());
-    const auto a = run_and_average(validation_scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=commons"})), 1000);
+    const auto a = run_and_average(validation::scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=commons"})), 1000);
     INFO("rent " << a["rent"] << " of " << point.mey_rent() << ", stock " << a["stock"] << " vs " << point.mey_stock()
                  << ", monitoring " << a["monitoring_cost"] << ", compliance " << a["compliance"]);
     CHECK(a["rent"] >= 0.9 * point.mey_rent());
@@ -152,9 +118,9 @@ TEST_CASE("the commons regime (Ostrom's design principles) reaches close to maxi
 TEST_CASE("the state regime beats open access on rent and stock", "[validation][cpr]") {
   for (const auto& point : points) {
     INFO("r = " << point.r << ", K = " << point.K << ", c/(pq) = " << point.bionomic_stock());
-    const auto state = run_and_average(validation_scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=state"})), 1000);
+    const auto state = run_and_average(validation::scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=state"})), 1000);
     const auto open = run_and_average(
-        validation_scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=open_access"})), 1000);
+        validation::scenario("cpr_mey.ini", with(point.overrides(), {"cpr.regime=open_access"})), 1000);
     INFO("state: rent " << state["rent"] << ", stock " << state["stock"] << ", compliance " << state["compliance"]
                         << "; open access: rent " << open["rent"] << ", stock " << open["stock"]);
     CHECK(state["rent"] > open["rent"] + 0.05 * point.mey_rent());
@@ -174,17 +140,17 @@ TEST_CASE("appropriation game: learners approach Nash (8 tokens) without communi
   for (const char* endowment : {"25", "10"}) {
     INFO("endowment " << endowment);
     const auto silent = run_and_average(
-        validation_scenario("cpr_appropriation_game.ini", {std::string("cpr.game_endowment=") + endowment}), 100);
+        validation::scenario("cpr_appropriation_game.ini", {std::string("cpr.game_endowment=") + endowment}), 100);
     CHECK(silent["mean_tokens"] == Approx(8.0).margin(0.3));
     CHECK(silent["efficiency"] == Approx(0.395).margin(0.05));
     const auto talking = run_and_average(
-        validation_scenario("cpr_appropriation_game.ini",
+        validation::scenario("cpr_appropriation_game.ini",
                             {std::string("cpr.game_endowment=") + endowment, "cpr.game_communication=true"}),
         100);
     CHECK(talking["mean_tokens"] == Approx(4.5).margin(0.5));
     CHECK(talking["efficiency"] > 0.9);
     const auto faithful = run_and_average(
-        validation_scenario("cpr_appropriation_game.ini",
+        validation::scenario("cpr_appropriation_game.ini",
                             {std::string("cpr.game_endowment=") + endowment, "cpr.game_communication=true",
                              "cpr.game_keep_propensity=1"}),
         100);

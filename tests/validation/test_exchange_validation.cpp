@@ -12,55 +12,9 @@
 #include "sim/scenario.hpp"
 #include "sim/simulation.hpp"
 
-namespace {
+#include "tests/validation/validation_run.hpp"
 
-const sim::ModelList& models() {
-  static const sim::ModelList list = models::all_models();
-  return list;
-}
-
-sim::Scenario validation_scenario(const std::string& file, std::vector<std::string> overrides) {
-  return sim::load_scenario(std::string(SIM_SOURCE_DIR) + "/scenarios/validation/" + file, overrides,
-                            models());
-}
-
-// Time averages of every series over the steps after `burn_in`, one sample per record_every.
-struct Averages {
-  std::vector<std::string> names;
-  std::vector<double> sums;
-  std::vector<double> first;  // the first sample after burn-in
-  std::vector<double> last;
-  int samples = 0;
-  double operator[](const std::string& name) const { return sums[index(name)] / samples; }
-  double final_value(const std::string& name) const { return last[index(name)]; }
-  double first_value(const std::string& name) const { return first[index(name)]; }
-  std::size_t index(const std::string& name) const {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return i;
-    FAIL("no series " << name);
-    return 0;
-  }
-};
-
-Averages run_and_average(const sim::Scenario& scenario, std::int64_t burn_in) {
-  sim::Simulation simulation(scenario);
-  Averages a;
-  for (const auto& s : scenario.model->series) a.names.push_back(s.name);
-  a.sums.assign(a.names.size(), 0.0);
-  while (simulation.steps_done() < scenario.steps) {
-    simulation.step();
-    const auto step = simulation.steps_done();
-    if (step <= burn_in || step % scenario.record_every != 0) continue;
-    const auto values = simulation.measure();
-    if (a.samples == 0) a.first.assign(values.begin(), values.end());
-    a.last.assign(values.begin(), values.end());
-    for (std::size_t i = 0; i < values.size(); ++i) a.sums[i] += values[i];
-    ++a.samples;
-  }
-  return a;
-}
-
-}  // namespace
+using validation::run_and_average;
 
 // N = 10 000 agents averaged over 300 steps: the Gini of one snapshot has a standard deviation of
 // about 0.003 and successive steps are correlated over a few steps, so the time average is good to
@@ -71,7 +25,7 @@ TEST_CASE("random exchange relaxes to the exponential (Dragulescu-Yakovenko)", "
     for (const char* seed : {"11", "12"}) {
       INFO("T = " << temperature << ", seed " << seed);
       const auto a = run_and_average(
-          validation_scenario("exchange_random.ini",
+          validation::scenario("exchange_random.ini",
                               {"exchange.initial_wealth=" + std::to_string(temperature), std::string("sim.seed=") + seed}),
           100);
       CHECK(a["gini"] == Approx(0.5).margin(0.01));
@@ -92,7 +46,7 @@ TEST_CASE("saving propensity gives the Gamma-like steady state (Chakraborti-Chak
   for (const double lambda : {0.2, 0.5, 0.8}) {
     INFO("lambda = " << lambda);
     const auto a = run_and_average(
-        validation_scenario("exchange_saving.ini", {"exchange.saving=" + std::to_string(lambda)}), 300);
+        validation::scenario("exchange_saving.ini", {"exchange.saving=" + std::to_string(lambda)}), 300);
     const double n = 1.0 + 3.0 * lambda / (1.0 - lambda);
     const double gini = std::tgamma(n + 0.5) / (std::sqrt(std::numbers::pi) * std::tgamma(n + 1.0));
     CHECK(a["var_over_mean_sq"] == Approx((1.0 - lambda) / (1.0 + 2.0 * lambda)).epsilon(0.04));
@@ -118,7 +72,7 @@ TEST_CASE("yard-sale with advantage zeta > chi creates an oligarch holding 1 - c
   for (const auto& point : points) {
     INFO("chi = " << chi << ", zeta = " << point.zeta << ", N = " << point.agents);
     const auto a = run_and_average(
-        validation_scenario("exchange_yard_sale.ini", {"exchange.zeta=" + std::to_string(point.zeta),
+        validation::scenario("exchange_yard_sale.ini", {"exchange.zeta=" + std::to_string(point.zeta),
                                                        std::string("exchange.agents=") + point.agents}),
         40000);
     CHECK(a["largest_share"] == Approx(1.0 - chi / point.zeta).margin(point.tolerance));
@@ -133,7 +87,7 @@ TEST_CASE("yard-sale with advantage zeta > chi creates an oligarch holding 1 - c
 // (below 0.05) at N = 1600.
 TEST_CASE("yard-sale with zeta < chi has no oligarch: the largest share falls with N", "[validation][exchange]") {
   auto largest = [](const char* agents) {
-    return run_and_average(validation_scenario("exchange_yard_sale.ini", {"exchange.chi=0.5", "exchange.zeta=0.25",
+    return run_and_average(validation::scenario("exchange_yard_sale.ini", {"exchange.chi=0.5", "exchange.zeta=0.25",
                                                                           "sim.steps=20000", std::string("exchange.agents=") + agents}),
                            10000)["largest_share"];
   };
@@ -148,7 +102,7 @@ TEST_CASE("yard-sale with zeta < chi has no oligarch: the largest share falls wi
 // After 200 time units it must exceed 0.9 and still be rising.
 TEST_CASE("yard-sale without redistribution condenses wealth", "[validation][exchange]") {
   const auto a = run_and_average(
-      validation_scenario("exchange_yard_sale.ini", {"exchange.chi=0", "exchange.zeta=0"}), 40000);
+      validation::scenario("exchange_yard_sale.ini", {"exchange.chi=0", "exchange.zeta=0"}), 40000);
   CHECK(a.final_value("gini") > 0.9);
   CHECK(a.final_value("gini") > a.first_value("gini"));
 }
