@@ -319,9 +319,12 @@ void RunFile::append(std::int64_t step, double time, std::span<const double> val
 void RunFile::flush(std::int64_t steps_completed) {
   Impl& f = *impl_;
   if (f.finished) throw std::logic_error("RunFile::flush after finish");
+  // The records reach the file before the progress that announces them, so a run killed
+  // between the two leaves a progress that lags its records, never one that leads them.
   f.write_pending();
-  h5::write_scalar(f.progress.id(), steps_completed);
   h5::check(H5Fflush(f.file.id(), H5F_SCOPE_LOCAL), f.file.id(), "", "flush");
+  h5::write_scalar(f.progress.id(), steps_completed);
+  h5::check(H5Dflush(f.progress.id()), f.file.id(), "meta/progress", "flush");
 }
 
 void RunFile::finish(const std::string& status, std::int64_t steps_completed, double wall_seconds,

@@ -258,13 +258,15 @@ def heat_map(source, x: str, y: str, metric: str, bins: int = 8, ax=None) -> Plo
     """
     ds = _dataset(source)
     finals = final_values(ds)
-    xs, ys, z, replicates, on_grid = _grid_or_bins(finals[x].to_numpy(float), finals[y].to_numpy(float),
-                                                 finals[metric].to_numpy(float), bins)
+    # A parameter with text values (a regime, a rule) is an axis of categories, in sorted order.
+    xv, x_names = _axis_values(finals[x])
+    yv, y_names = _axis_values(finals[y])
+    xs, ys, z, replicates, on_grid = _grid_or_bins(xv, yv, finals[metric].to_numpy(float), bins)
     fig, ax = _axes(ax, size=(7, 5.5))
     if on_grid:
         image = ax.imshow(z, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
-        ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+        ax.set_xticks(range(len(xs)), [x_names[int(v)] if x_names else f"{v:g}" for v in xs])
+        ax.set_yticks(range(len(ys)), [y_names[int(v)] if y_names else f"{v:g}" for v in ys])
         if z.size <= 100:
             for (i, j), value in np.ndenumerate(z):
                 if np.isfinite(value):
@@ -279,8 +281,21 @@ def heat_map(source, x: str, y: str, metric: str, bins: int = 8, ax=None) -> Plo
     how = f"median of {replicates} replicates per cell" if on_grid else "median per bin of runs"
     title = f"Final {metric} by {x} and {y} ({how})"
     ax.set_title(title)
+    if x_names:
+        xs = [x_names[int(v)] for v in xs]
+    if y_names:
+        ys = [y_names[int(v)] for v in ys]
     data = pd.DataFrame(z, index=pd.Index(ys, name=y), columns=pd.Index(xs, name=x))
     return Plot(fig, data, title)
+
+
+def _axis_values(column: pd.Series) -> tuple[np.ndarray, list[str] | None]:
+    """Numbers for a heat-map axis: the values themselves, or category codes and their names."""
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(float), None
+    names = sorted(column.astype(str).unique())
+    codes = column.astype(str).map({name: i for i, name in enumerate(names)})
+    return codes.to_numpy(float), names
 
 
 def _param_units(ds: xr.Dataset, name: str) -> dict:

@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 #: Columns of `/runs` that describe a run rather than a varied parameter.
-RUN_FIELDS = ("run", "seed", "replicate", "status", "error")
+RUN_FIELDS = ("run", "seed", "point", "replicate", "status", "error")
 #: Names the models give the time coordinate of `/series` (docs/output.md).
 TIME_NAMES = ("year", "time")
 #: Attributes copied from a dataset onto its xarray variable.
@@ -238,7 +238,10 @@ def _dataset_attrs(f: h5py.File, path: PathLike, sweep: bool, runs: pd.DataFrame
     sweep_attrs = _sweep_attrs(f)
     attrs = {"source": str(path), "kind": "sweep" if sweep else "run",
              "model": meta.get("model", ""), "status": meta.get("status", ""),
-             "parameters": varied_parameters(runs) if sweep else [],
+             # /sweep names the varied parameters in design order; older or synthetic files
+             # without it fall back to the non-reserved columns of /runs.
+             "parameters": (list(sweep_attrs["factors"]) if "factors" in sweep_attrs
+                            else varied_parameters(runs)) if sweep else [],
              "design": sweep_attrs.get("design", "run"),
              "scenario_text": scenario.get("text", "")}
     attrs.update({f"meta.{k}": v for k, v in meta.items()})

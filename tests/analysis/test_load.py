@@ -68,7 +68,8 @@ def test_a_killed_run_opens_in_swmr_mode_without_being_asked(killed_file):
     ds = ca.load_dataset(killed_file)
     assert ds.attrs["status"] == "running"
     assert ds.sizes["step"] >= 5 and np.all(np.isfinite(ds["gini"].values))
-    assert ca.read_meta(killed_file)["progress"] == ds["step"].values[-1]
+    # progress is written after the records it announces: it may lag them, never lead
+    assert ca.read_meta(killed_file)["progress"] <= ds["step"].values[-1]
     assert len(ca.load_frame(killed_file)) == ds.sizes["step"]
 
 

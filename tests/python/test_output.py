@@ -168,7 +168,8 @@ def test_after_sigkill_the_file_opens_with_every_flushed_step(binary, scenario, 
     with h5py.File(out, "r", libver="latest", swmr=True) as f:
         steps = f["series/step"][:]
         assert len(steps) >= 5 and list(steps) == list(range(len(steps)))
-        assert f["meta/progress"][()] == steps[-1]
+        # progress is written after the records it announces: it may lag them, never lead
+        assert f["meta/progress"][()] <= steps[-1] and f["meta/progress"][()] in steps
         assert steps[-1] % flush_every == 0  # flushed every flush_every steps, nothing after
         assert f["series/gini"].shape == steps.shape
         assert np.all(np.isfinite(f["series/gini"][:]))
