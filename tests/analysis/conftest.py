@@ -1,8 +1,9 @@
 """Fixtures for the analysis tests: files written by the real binary, and SYNTHETIC files.
 
-Run and killed-run files come from `build/commons-sim` (env COMMONS_SIM), as in tests/python.
-Sweep files and cpr files are SYNTHETIC (commons_analysis.synthetic, toy formulas in the layout of
-DESIGN.md §6-7): `commons-sim sweep` and the cpr output are not available to test against yet.
+Run, killed-run and sweep files come from `build/commons-sim` (env COMMONS_SIM), as in
+tests/python (test_real_sweeps.py for sweeps). The SYNTHETIC files (commons_analysis.synthetic,
+toy formulas in the sweep layout of docs/sweeps.md) pin the figures' numbers exactly and stand in
+for what the binary does not write yet (agent snapshots, regions).
 """
 import os
 import shutil
