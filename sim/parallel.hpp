@@ -62,6 +62,8 @@ void for_blocks(std::size_t n, F&& f, std::size_t block_size = default_block_siz
     return;
   }
   detail::FirstError error;
+  // Blocks go to whichever thread is free (dynamic): results cannot depend on it, and a thread
+  // slowed by the machine (a shared core, another process) does not hold the others back.
 #pragma omp parallel for schedule(static)
   for (std::int64_t b = 0; b < blocks; ++b) {
     try {
