@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -460,6 +461,10 @@ int run(int argc, char** argv, const ModelList& models) {
     return exit_input_error;
   } catch (const RunError& e) {
     if (!is_secondary_rank()) std::cerr << "commons-sim: " << e.what() << "\n";
+    return exit_run_error;
+  } catch (const std::bad_alloc&) {
+    if (!is_secondary_rank())
+      std::cerr << "commons-sim: not enough memory for this scenario (fewer agents, or a machine with more memory)\n";
     return exit_run_error;
   } catch (const std::exception& e) {
     std::cerr << "commons-sim: internal error: " << e.what() << "\n";

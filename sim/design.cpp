@@ -65,7 +65,16 @@ void require_ranges(const Design& design) {
                        " needs a numeric range lo:hi, not a list");
 }
 
+void refuse_too_many(const Design& d, double points) {
+  if (points > static_cast<double>(max_design_points))
+    throw InputError("design " + design_name(d.kind) + " would have " + format_real(points) + " points; at most " +
+                     std::to_string(max_design_points) + " (split the question, or use a random design)");
+}
+
 void make_grid(Design& d) {
+  double total_points = 1.0;
+  for (const auto& f : d.factors) total_points *= f.is_list ? static_cast<double>(f.values.size()) : static_cast<double>(std::max<std::int64_t>(f.n, 1));
+  refuse_too_many(d, total_points);
   std::vector<std::vector<std::string>> texts;
   std::vector<std::vector<double>> values;
   for (const auto& f : d.factors) {
@@ -248,6 +257,11 @@ Design make_design(DesignKind kind, std::vector<Factor> factors, std::int64_t sa
         throw InputError("--vary: " + d.factors[i].name + " is varied twice");
   if (kind != DesignKind::Grid && samples < 1)
     throw InputError("--samples " + std::to_string(samples) + ": design " + design_name(kind) + " needs at least 1");
+  const auto k = static_cast<double>(d.factors.size());
+  const auto n = static_cast<double>(samples);
+  if (kind == DesignKind::Lhs) refuse_too_many(d, n);
+  if (kind == DesignKind::Sobol) refuse_too_many(d, n * (k + 2.0));
+  if (kind == DesignKind::Morris) refuse_too_many(d, n * (k + 1.0));
   switch (kind) {
     case DesignKind::Grid: make_grid(d); break;
     case DesignKind::Lhs: make_lhs(d, seed); break;

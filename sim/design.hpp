@@ -18,6 +18,10 @@ namespace sim {
 
 enum class DesignKind { Grid, Lhs, Sobol, Morris };
 
+// The most points a design may have (and runs a sweep): beyond it a sweep specification is
+// almost surely a mistake, and its table alone would not fit in memory.
+inline constexpr std::int64_t max_design_points = 10'000'000;
+
 std::string design_name(DesignKind kind);
 DesignKind design_kind(const std::string& name);  // InputError for an unknown name
 

@@ -187,18 +187,13 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   RunOptions o = options;
   if (o.checkpoint_every > 0 && o.checkpoint.empty()) o.checkpoint = default_checkpoint(o.out);
   RunMeta meta{sim::version, sim::git_commit, o.command_line, max_threads(), utc_now()};
+  // The model is built before the file is created, so a model that cannot be built (not enough
+  // memory, opening balances that do not add up) leaves no half-made file; the path is checked
+  // first, as building may take a while.
+  check_output_path(o.out, o.overwrite);
+  Simulation simulation(scenario);
   RunFile file(o.out, o.overwrite, scenario, meta);
-  try {
-    Simulation simulation(scenario);
-    return drive(scenario, simulation, file, o, Position{}, wall_start);
-  } catch (const RunError& e) {  // the opening balances do not add up
-    RunResult result;
-    result.status = "failed";
-    result.exit_code = exit_run_error;
-    result.error = e.what();
-    file.finish(result.status, 0, 0.0, utc_now());
-    return result;
-  }
+  return drive(scenario, simulation, file, o, Position{}, wall_start);
 }
 
 RunResult resume_run(const std::filesystem::path& checkpoint_path, const RunOptions& options, const ModelList& models) {

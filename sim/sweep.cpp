@@ -618,6 +618,10 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   const Scenario base = load_scenario(o.scenario, o.overrides, models);
   if (o.replicas < 1) throw InputError("--replicas " + std::to_string(o.replicas) + " must be at least 1");
   if (o.jobs < 1 || o.jobs > 4096) throw InputError("--jobs " + std::to_string(o.jobs) + " is out of range [1, 4096]");
+  // Every run's records are held until written, and the file is sized for all of them.
+  if (base.steps / base.record_every > 100'000'000)
+    throw InputError("a sweep records at most 100000000 steps per run (sim.steps = " + std::to_string(base.steps) +
+                     ", sim.record_every = " + std::to_string(base.record_every) + ")");
   const std::vector<std::int64_t> steps = record_steps(base);
   std::vector<double> times;
   {
@@ -625,6 +629,9 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
     Simulation simulation(base);
     for (auto s : steps) times.push_back(simulation.model().time_at(s));
   }
+  if (static_cast<double>(o.design.points()) * static_cast<double>(o.replicas) > static_cast<double>(max_design_points))
+    throw InputError("a sweep of " + std::to_string(o.design.points()) + " points x " + std::to_string(o.replicas) +
+                     " replicas exceeds " + std::to_string(max_design_points) + " runs");
   const auto runs = static_cast<std::int64_t>(o.design.points()) * o.replicas;
   const int threads = o.threads > 0 ? o.threads : std::max(1, max_threads() / o.jobs);
 

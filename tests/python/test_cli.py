@@ -150,3 +150,24 @@ def test_every_shipped_scenario_is_valid(sim, source_dir):
     for path in scenarios:
         r = sim("check", path)
         assert r.returncode == 0, f"{path}: {r.stderr}"
+
+
+def test_a_scenario_too_big_for_memory_fails_cleanly_and_writes_nothing(binary, scenario, tmp_path):
+    import resource
+    import subprocess
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    path = scenario(SMALL.replace("agents = 1000", "agents = 2000000000"))
+    r = subprocess.run([str(binary), "run", str(path), "--out", str(tmp_path / "big.h5")], capture_output=True,
+                       text=True, timeout=60, preexec_fn=limit_memory)
+    assert r.returncode == 3 and "not enough memory" in r.stderr
+    assert not (tmp_path / "big.h5").exists()
+
+
+def test_designs_too_large_are_refused(sim, scenario):
+    r = sim("sweep", scenario(SMALL), "--vary", "exchange.chi=0:1:1000000000")
+    assert r.returncode == 2 and "at most 10000000" in r.stderr
+    r = sim("sweep", scenario(SMALL), "--vary", "exchange.chi=0:1:10", "--replicas", "100000000")
+    assert r.returncode == 2 and "exceeds 10000000 runs" in r.stderr
