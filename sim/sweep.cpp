@@ -111,7 +111,7 @@ class SweepFile {
  public:
   SweepFile(const SweepOptions& o, const Scenario& base, const std::vector<std::int64_t>& steps,
             const std::vector<double>& times, std::int64_t runs, const RunMeta& meta)
-      : path_(o.out), series_count_(base.model->series.size()), records_(steps.size()), replicas_(o.replicas) {
+      : series_count_(base.model->series.size()), records_(steps.size()) {
     check_output_path(o.out, o.overwrite);
     h5::silence_errors();
     file_ = h5::create_file(o.out, H5P_DEFAULT);
@@ -233,7 +233,7 @@ class SweepFile {
 
   // Reopens the file of an earlier, unfinished run of the same sweep, to fill in its missing runs.
   SweepFile(const SweepOptions& o, const Scenario& base, std::size_t records)
-      : path_(o.out), series_count_(base.model->series.size()), records_(records), replicas_(o.replicas) {
+      : series_count_(base.model->series.size()), records_(records) {
     h5::silence_errors();
     file_ = h5::open_file(o.out, H5F_ACC_RDWR);
     meta_ = h5::open_group(file_.id(), "meta");
@@ -292,10 +292,8 @@ class SweepFile {
     if (n > 0) h5::check(H5Dwrite(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), dataset, "", "write");
   }
 
-  std::filesystem::path path_;
   std::size_t series_count_;
   std::size_t records_;
-  std::int64_t replicas_;
   h5::Handle file_;
   h5::Handle meta_;
   h5::Handle string_type_;
