@@ -2,6 +2,7 @@
 #include "models/all_models.hpp"
 
 #include "models/cpr/cpr.hpp"
+#include "models/economy/economy.hpp"
 #include "models/exchange/exchange.hpp"
 
 namespace models {
@@ -10,6 +11,7 @@ sim::ModelList all_models() {
   return {
       exchange::spec(),
       cpr::spec(),
+      economy::spec(),
   };
 }
 
