@@ -404,7 +404,7 @@ class RunSource {
 class Threads final : public RunSource {
  public:
   Threads(const SweepOptions& o, const ModelList& models, const Scenario& base, const std::vector<std::int64_t>& steps,
-          const std::vector<std::int64_t>& todo, int threads)
+          const std::vector<std::int64_t>& pending, int threads)
       : max_waiting_(static_cast<std::size_t>(2 * o.jobs)), workers_left_(o.jobs) {
     for (int j = 0; j < o.jobs; ++j) {
       workers_.emplace_back([&, threads] {
@@ -412,8 +412,8 @@ class Threads final : public RunSource {
         for (;;) {
           if (stopped_) break;
           const std::int64_t k = next_.fetch_add(1);
-          if (k >= static_cast<std::int64_t>(todo.size())) break;
-          Finished finished = run_one(o, models, todo[static_cast<std::size_t>(k)], base, steps);
+          if (k >= static_cast<std::int64_t>(pending.size())) break;
+          Finished finished = run_one(o, models, pending[static_cast<std::size_t>(k)], base, steps);
           std::unique_lock lock(mutex_);
           room_.wait(lock, [&] { return done_.size() < max_waiting_; });
           done_.push_back(std::move(finished));
@@ -497,7 +497,7 @@ Finished unpack(const std::vector<char>& in) {
 // Rank 0: hands out runs one at a time to whichever worker asks (dynamic load balancing).
 class Ranks final : public RunSource {
  public:
-  Ranks(const std::vector<std::int64_t>& todo, int size) : todo_(todo), active_(size - 1) {}
+  Ranks(const std::vector<std::int64_t>& pending, int size) : pending_(pending), active_(size - 1) {}
   std::optional<Finished> next() override {
     while (active_ > 0) {
       MPI_Status status;
@@ -512,7 +512,7 @@ class Ranks final : public RunSource {
       MPI_Get_count(&status, MPI_BYTE, &bytes);
       std::vector<char> message(static_cast<std::size_t>(bytes));
       MPI_Recv(message.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag_result, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      const std::int64_t run = (!stopped_ && next_ < todo_.size()) ? todo_[next_++] : -1;
+      const std::int64_t run = (!stopped_ && next_ < pending_.size()) ? pending_[next_++] : -1;
       MPI_Send(&run, 1, MPI_INT64_T, status.MPI_SOURCE, tag_assign, MPI_COMM_WORLD);
       if (run < 0) --active_;
       if (!message.empty()) return unpack(message);
@@ -522,7 +522,7 @@ class Ranks final : public RunSource {
   void stop() override { stopped_ = true; }
 
  private:
-  const std::vector<std::int64_t>& todo_;
+  const std::vector<std::int64_t>& pending_;
   std::size_t next_ = 0;
   int active_;
   bool stopped_ = false;
@@ -641,7 +641,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   // Rank 0 (or the only process) owns the file: its shard's runs, less those an earlier attempt
   // finished (--resume).
   std::vector<std::string> earlier(static_cast<std::size_t>(runs));
-  std::vector<std::int64_t> todo;
+  std::vector<std::int64_t> pending;
   std::optional<SweepFile> file;
   std::string error;
 #ifdef SIM_HAVE_MPI
@@ -654,7 +654,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
       const bool resuming = o.resume && std::filesystem::exists(o.out);
       if (resuming) earlier = finished_runs(o, base, runs);
       for (std::int64_t r = o.shard_index; r < runs; r += o.shard_count)
-        if (earlier[static_cast<std::size_t>(r)].empty()) todo.push_back(r);
+        if (earlier[static_cast<std::size_t>(r)].empty()) pending.push_back(r);
       RunMeta meta{version, git_commit, o.command_line, threads, utc_now()};
       if (resuming) {
         file.emplace(o, base, steps.size());
@@ -688,11 +688,11 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
 
   std::unique_ptr<RunSource> source;
 #ifdef SIM_HAVE_MPI
-  if (mpi.parallel()) source = std::make_unique<Ranks>(todo, mpi.size());
+  if (mpi.parallel()) source = std::make_unique<Ranks>(pending, mpi.size());
 #endif
-  if (!source) source = std::make_unique<Threads>(o, models, base, steps, todo, threads);
+  if (!source) source = std::make_unique<Threads>(o, models, base, steps, pending, threads);
 
-  const auto my_runs = static_cast<std::int64_t>(todo.size());
+  const auto my_runs = static_cast<std::int64_t>(pending.size());
   SweepResult result;
   result.runs = my_runs;
   auto last_flush = std::chrono::steady_clock::now();

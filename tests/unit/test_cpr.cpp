@@ -13,37 +13,13 @@
 #include "sim/scenario.hpp"
 #include "sim/simulation.hpp"
 
+#include "tests/unit/model_test_support.hpp"
+
 namespace {
 
-const sim::ModelList& cpr_models() {
-  static const sim::ModelList list = models::all_models();
-  return list;
-}
-
-sim::Scenario scenario(const std::string& file, std::vector<std::string> overrides) {
-  return sim::load_scenario(std::string(SIM_SOURCE_DIR) + "/scenarios/" + file, overrides, cpr_models());
-}
-
-std::size_t series_index(const sim::Scenario& s, const std::string& name) {
-  for (std::size_t i = 0; i < s.model->series.size(); ++i)
-    if (s.model->series[i].name == name) return i;
-  FAIL("no series " << name);
-  return 0;
-}
-
-// Every series at every step, and every flow cell, in one vector.
-std::vector<double> run_everything(const sim::Scenario& s) {
-  sim::Simulation simulation(s);
-  std::vector<double> out;
-  while (simulation.steps_done() < s.steps) {
-    simulation.step();
-    const auto values = simulation.measure();
-    out.insert(out.end(), values.begin(), values.end());
-    const auto flows = simulation.take_flows();
-    out.insert(out.end(), flows.cells().begin(), flows.cells().end());
-  }
-  return out;
-}
+using model_tests::run_everything;
+using model_tests::scenario;
+using model_tests::series_index;
 
 // Every regime in turn, with heterogeneous harvesters, several patches and more than two blocks
 // of harvesters, so that the parallel loops really split.
@@ -170,7 +146,7 @@ TEST_CASE("cpr rejects an initial effort above the largest effort", "[cpr]") {
 }
 
 TEST_CASE("cpr random-number streams lie in the model's range 200-299", "[cpr]") {
-  const auto* spec = sim::find_model(cpr_models(), "cpr");
+  const auto* spec = sim::find_model(model_tests::models(), "cpr");
   REQUIRE(spec != nullptr);
   for (const auto& stream : spec->streams) {
     CHECK(stream.value >= 200);

@@ -14,39 +14,11 @@
 #include "sim/simulation.hpp"
 #include "sim/state.hpp"
 
-namespace {
+#include "tests/unit/model_test_support.hpp"
 
-const sim::ModelList& economy_models() {
-  static const sim::ModelList list = models::all_models();
-  return list;
-}
-
-sim::Scenario scenario(const std::string& file, std::vector<std::string> overrides = {}) {
-  return sim::load_scenario(std::string(SIM_SOURCE_DIR) + "/scenarios/" + file, overrides, economy_models());
-}
-
-std::size_t series_index(const sim::Scenario& s, const std::string& name) {
-  for (std::size_t i = 0; i < s.model->series.size(); ++i)
-    if (s.model->series[i].name == name) return i;
-  FAIL("no series " << name);
-  return 0;
-}
-
-// Every series at every step, and every flow cell, in one vector.
-std::vector<double> run_everything(const sim::Scenario& s) {
-  sim::Simulation simulation(s);
-  std::vector<double> out;
-  while (simulation.steps_done() < s.steps) {
-    simulation.step();
-    const auto values = simulation.measure();
-    out.insert(out.end(), values.begin(), values.end());
-    const auto flows = simulation.take_flows();
-    out.insert(out.end(), flows.cells().begin(), flows.cells().end());
-  }
-  return out;
-}
-
-}  // namespace
+using model_tests::run_everything;
+using model_tests::scenario;
+using model_tests::series_index;
 
 // The engine checks sum of balances = initial money + created - destroyed after every step and
 // throws when it fails; here every flow row (a transfer between two sectors) sums to zero too.
