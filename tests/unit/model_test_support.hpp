@@ -3,10 +3,12 @@
 // series by name, and a whole run flattened for bitwise comparisons.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "models/all_models.hpp"
+#include "sim/parallel.hpp"
 #include "sim/scenario.hpp"
 #include "sim/simulation.hpp"
 
@@ -41,6 +43,22 @@ inline std::vector<double> run_everything(const sim::Scenario& s) {
     out.insert(out.end(), flows.cells().begin(), flows.cells().end());
   }
   return out;
+}
+
+// Runs the scenario on 1, then 2 and 4 threads, and checks every series and flow bit for bit;
+// restores the thread count it found.
+inline void check_same_on_1_2_4_threads(const sim::Scenario& s) {
+  const int before = sim::max_threads();
+  sim::set_threads(1);
+  const auto one = run_everything(s);
+  for (int threads : {2, 4}) {
+    sim::set_threads(threads);
+    const auto many = run_everything(s);
+    INFO(threads << " threads");
+    REQUIRE(many.size() == one.size());
+    CHECK(std::memcmp(many.data(), one.data(), one.size() * sizeof(double)) == 0);
+  }
+  sim::set_threads(before);
 }
 
 }  // namespace model_tests

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -30,23 +29,13 @@ const std::vector<std::string> all_regimes = {
 }  // namespace
 
 TEST_CASE("cpr gives bitwise-identical series and flows on 1, 2 and 4 threads", "[cpr]") {
-  const int before = sim::max_threads();
   for (const auto& overrides :
        {all_regimes, std::vector<std::string>{"sim.steps=200", "cpr.game_players=9000", "cpr.game_endowment=10",
                                               "cpr.game_communication=0:false, 100:true"}}) {
     const auto s = overrides.front().starts_with("cpr.regime") ? scenario("cpr_open_access.ini", overrides)
                                                               : scenario("cpr_appropriation_game.ini", overrides);
-    sim::set_threads(1);
-    const auto one = run_everything(s);
-    for (int threads : {2, 4}) {
-      sim::set_threads(threads);
-      const auto many = run_everything(s);
-      INFO(threads << " threads");
-      REQUIRE(many.size() == one.size());
-      CHECK(std::memcmp(many.data(), one.data(), one.size() * sizeof(double)) == 0);
-    }
+    model_tests::check_same_on_1_2_4_threads(s);
   }
-  sim::set_threads(before);
 }
 
 // The engine checks sum of balances = initial money after every step (a throw fails the test);

@@ -61,20 +61,10 @@ TEST_CASE("economy: every commoner's hours add up to the time budget", "[economy
 }
 
 TEST_CASE("economy gives bitwise-identical series and flows on 1, 2 and 4 threads", "[economy]") {
-  const int before = sim::max_threads();
   // 10 000 commoners: three blocks, so the parallel loops really split.
   const auto s = scenario("workshop.ini", {"sim.steps=24", "economy.commoners=10000",
                                            "economy.platform_tax=0:0.2, 12:0.4"});
-  sim::set_threads(1);
-  const auto one = run_everything(s);
-  for (int threads : {2, 4}) {
-    sim::set_threads(threads);
-    const auto many = run_everything(s);
-    INFO(threads << " threads");
-    REQUIRE(many.size() == one.size());
-    CHECK(std::memcmp(many.data(), one.data(), one.size() * sizeof(double)) == 0);
-  }
-  sim::set_threads(before);
+  model_tests::check_same_on_1_2_4_threads(s);
 }
 
 // ECONOMY.md pitfall 3: the market baseline starts at its stock-flow consistent steady state,
