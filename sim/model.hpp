@@ -61,6 +61,14 @@ class Model {
   // run continues bit for bit as if it had never stopped.
   virtual void save(State& state) const = 0;
   virtual void restore(const State& state) = 0;
+  // Per-region outputs (only for models that declare ModelSpec::region_series): fills `values`,
+  // laid out [series][region] (values[s * regions + r]), one row per declared region series in
+  // declaration order, from the current state. Written as /regions/<name> [step, region].
+  virtual void measure_regions(std::span<double> values) { (void)values; }
+  // Agent snapshots (only for models that declare ModelSpec::snapshot_fields): puts one array per
+  // declared field, named "<kind>/<field>" (e.g. "commoners/wealth"), into `out`. Written as
+  // /snapshots/<step>/<kind>/<field> every `sim.snapshot_every` steps.
+  virtual void snapshot(State& out) const { (void)out; }
 };
 
 struct ModelInit {
@@ -74,6 +82,13 @@ struct ModelSpec {
   std::string summary;      // one line
   ParamTable params;        // every `name.*` parameter
   std::vector<SeriesSpec> series;
+  // Per-region outputs, /regions/<name> [step, region]; empty for models without regions.
+  std::vector<SeriesSpec> region_series;
+  // The number of regions a run with these parameters has (required with region_series: the
+  // output's shape is fixed before the model is built).
+  std::function<std::size_t(const ParamValues&)> region_count;
+  // Agent-level snapshot fields: name "<kind>/<field>", units, description.
+  std::vector<SeriesSpec> snapshot_fields;
   std::vector<std::string> phase_names;  // the order of the step, for `params` and docs
   std::vector<StreamSpec> streams;       // random-number purposes the model uses
   std::vector<std::string> sectors;      // ledger sectors (columns of the flow matrix)

@@ -87,6 +87,11 @@ const ParamTable& sim_params() {
           .range(1, 1e12)
           .describe("The output file is flushed (made durable and visible to readers) at the first "
                     "record at least this many steps after the previous flush"),
+      ParamSpec::integer("sim.snapshot_every", 0)
+          .with_unit("steps")
+          .range(0, 1e12)
+          .describe("Agent snapshots (/snapshots/<step>/<kind>/<field>) every this many steps, and at "
+                    "the last step; 0 writes none. Only models that declare snapshot fields write them"),
   };
   return table;
 }

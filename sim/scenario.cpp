@@ -582,6 +582,7 @@ Scenario load_scenario(const std::filesystem::path& file, const std::vector<std:
   scenario.steps = scenario.params.integer("sim.steps");
   scenario.seed = static_cast<std::uint64_t>(scenario.params.integer("sim.seed"));
   scenario.record_every = scenario.params.integer("sim.record_every");
+  scenario.snapshot_every = scenario.params.integer("sim.snapshot_every");
   scenario.flush_every = scenario.params.integer("sim.flush_every");
 
   for (const ParamSpec* s : specs) {

@@ -18,6 +18,7 @@ struct Scenario {
   std::int64_t steps = 0;            // [sim] steps
   std::uint64_t seed = 0;            // [sim] seed
   std::int64_t record_every = 1;     // [sim] record_every
+  std::int64_t snapshot_every = 0;   // [sim] snapshot_every (0: no snapshots)
   std::int64_t flush_every = 100;    // [sim] flush_every
   ParamValues params;                // every [sim] and model parameter, defaults filled in
   // Section [sweep] (used by `commons-sim sweep` only, and not part of resolved_text): the

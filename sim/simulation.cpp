@@ -18,6 +18,11 @@ Simulation::Simulation(const Scenario& scenario)
   context_.step = 0;
   context_.ledger = &ledger_;
   values_.assign(spec_->series.size(), 0.0);
+  if (!spec_->region_series.empty()) {
+    if (!spec_->region_count) throw std::logic_error("model '" + spec_->name + "' declares region series without region_count");
+    regions_ = spec_->region_count(scenario.params);
+    region_values_.assign(spec_->region_series.size() * regions_, 0.0);
+  }
   ledger_.check(0, model_->money_in_accounts());
 }
 
@@ -42,6 +47,11 @@ void Simulation::restore(const State& state, std::int64_t step) {
   model_->restore(model);
   context_.step = step;
   ledger_.check(step, model_->money_in_accounts());
+}
+
+std::span<const double> Simulation::measure_regions() {
+  if (!region_values_.empty()) model_->measure_regions(region_values_);
+  return region_values_;
 }
 
 std::span<const double> Simulation::measure() {

@@ -24,6 +24,10 @@ class Simulation {
   double time() const { return model_->time_at(context_.step); }
   // Every declared series for the current state, in declaration order.
   std::span<const double> measure();
+  // Every declared region series for the current state, laid out [series][region]; empty for a
+  // model without regions.
+  std::span<const double> measure_regions();
+  std::size_t regions() const { return regions_; }
   // Flows since the last call, with the change_in_money row completed.
   FlowMatrix take_flows() { return ledger_.take_flows(); }
 
@@ -44,6 +48,8 @@ class Simulation {
   std::vector<Phase> phases_;
   StepContext context_;
   std::vector<double> values_;
+  std::size_t regions_ = 0;
+  std::vector<double> region_values_;
 };
 
 }  // namespace sim

@@ -77,10 +77,10 @@ TEST_CASE("a dotted name splits into section and key at the last dot", "[params]
   CHECK(bare.key() == "alone");
 }
 
-TEST_CASE("the engine's [sim] table declares model, steps, seed, record_every, flush_every",
+TEST_CASE("the engine's [sim] table declares model, steps, seed, record_every, flush_every, snapshot_every",
           "[params]") {
   const auto& t = sim::sim_params();
-  REQUIRE(t.size() == 5);
+  REQUIRE(t.size() == 6);
   CHECK(t[0].name == "sim.model");
   CHECK(t[0].kind == ParamKind::Text);
   CHECK(t[0].default_text.empty());
@@ -96,6 +96,8 @@ TEST_CASE("the engine's [sim] table declares model, steps, seed, record_every, f
   CHECK(t[3].min == 1);
   CHECK(t[4].name == "sim.flush_every");
   CHECK(t[4].default_text == "100");
+  CHECK(t[5].name == "sim.snapshot_every");
+  CHECK(t[5].default_text == "0");
   for (const auto& p : t) {
     CHECK(p.section() == "sim");
     CHECK_FALSE(p.description.empty());
