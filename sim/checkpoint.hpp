@@ -10,7 +10,9 @@
 
 namespace sim {
 
-inline constexpr const char* checkpoint_format = "commons-sim-checkpoint/1";
+// 2: the file starts with a 512-byte user block holding the format, version, size and a checksum
+// of the bytes after it, checked before HDF5 opens the file.
+inline constexpr const char* checkpoint_format = "commons-sim-checkpoint/2";
 
 struct Checkpoint {
   std::string version;        // of the commons-sim that wrote it; resume needs the same
@@ -33,5 +35,10 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& check
 // InputError, naming the file and what is wrong, for a missing, truncated, corrupt or
 // other-version file.
 Checkpoint read_checkpoint(const std::filesystem::path& path);
+
+// Fills in the user block of the checkpoint `path` (size and checksum of its HDF5 part) and
+// syncs it; `shown` is the name in error messages. write_checkpoint calls it; the fuzz target
+// and tests call it to hand damaged HDF5 content past the checksum to the reader.
+void seal_checkpoint(const std::filesystem::path& path, const std::filesystem::path& shown);
 
 }  // namespace sim

@@ -364,6 +364,10 @@ StoredRecords read_records(const fs::path& path, const ModelSpec& model, const s
     h5::silence_errors();
     // A run killed outright leaves its file marked as open for writing: read it as SWMR does.
     h5::Handle fapl = h5::file_access_latest();
+    // A SWMR reader retries metadata whose checksum fails (100 times by default, sleeping ever
+    // longer: hours), in case a live writer was halfway through it. The writer of a file being
+    // resumed is gone, so a checksum that fails once is damage: refuse the file at once.
+    h5::check_file(H5Pset_metadata_read_attempts(fapl.id(), 1), path, "set the read attempts for");
     h5::Handle file = h5::open_file(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id());
     h5::Handle scenario = h5::open_group(file.id(), "scenario");
     if (h5::read_string_attribute(scenario.id(), "text") != scenario_text)

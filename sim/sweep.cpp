@@ -114,6 +114,9 @@ class SweepFile {
       : series_count_(base.model->series.size()), records_(steps.size()) {
     check_output_path(o.out, o.overwrite);
     h5::silence_errors();
+    // The oldest format on purpose: the newest (which checksums metadata) marks a file open for
+    // writing in its superblock, and a sweep killed outright could then not be reopened by
+    // --resume. Validation reads every object instead (read_every_object).
     file_ = h5::create_file(o.out, H5P_DEFAULT);
     const hid_t f = file_.id();
     const auto string_type = h5::string_type();
@@ -303,6 +306,20 @@ class SweepFile {
   std::vector<bool> factor_numeric_;
 };
 
+// Reads the header of every object in `file`, so that damaged metadata (a failed checksum, a
+// broken link) is found while validating, before anything is written. h5::Error otherwise.
+void read_every_object(hid_t file) {
+  // Each object's header, then its attributes (dense attribute storage has its own heap and
+  // index, which merge writes into when it sets the merged file's status).
+  const auto visit = [](hid_t root, const char* name, const H5O_info_t*, void*) -> herr_t {
+    const auto attribute = [](hid_t, const char*, const H5A_info_t*, void*) -> herr_t { return 0; };
+    return H5Aiterate_by_name(root, name, H5_INDEX_NAME, H5_ITER_INC, nullptr, attribute, nullptr, H5P_DEFAULT) < 0
+               ? -1
+               : 0;
+  };
+  h5::check(H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, visit, nullptr), file, "", "read every object of");
+}
+
 // The status of every run in the file an earlier attempt of this sweep left, after checking that
 // it is that sweep: same scenario, design, seed and series. InputError otherwise, file untouched.
 std::vector<std::string> finished_runs(const SweepOptions& o, const Scenario& base, std::int64_t runs) {
@@ -310,6 +327,7 @@ std::vector<std::string> finished_runs(const SweepOptions& o, const Scenario& ba
   try {
     h5::silence_errors();
     h5::Handle f = h5::open_file(o.out, H5F_ACC_RDONLY);
+    read_every_object(f.id());
     h5::Handle meta = h5::open_group(f.id(), "meta");
     if (!h5::exists(f.id(), "runs") || h5::read_string_attribute(meta.id(), "kind") != "sweep")
       throw InputError("cannot resume '" + shown + "': it is not a sweep file");
@@ -830,11 +848,13 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
   std::string identity;
   std::vector<std::string> names;
   std::vector<std::vector<std::string>> statuses;
+  std::vector<std::vector<hsize_t>> shapes;
   std::int64_t runs = -1;
   for (const auto& part : parts) {
     h5::Handle f;
     try {
       f = h5::open_file(part, H5F_ACC_RDONLY);
+      read_every_object(f.id());
       h5::Handle meta = h5::open_group(f.id(), "meta");
       if (!h5::exists(f.id(), "runs") || h5::read_string_attribute(meta.id(), "kind") != "sweep")
         throw InputError("commons-sim merge: '" + part.string() + "' is not a sweep file");
@@ -848,6 +868,17 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
       }
       h5::Handle status = h5::open_dataset(f.id(), "runs/status");
       statuses.push_back(h5::read_strings(status.id()));
+      // Every dataset merge copies rows of must have the first part's shape, one row per run.
+      std::vector<std::vector<hsize_t>> part_shapes;
+      for (const auto& name : names) part_shapes.push_back(h5::shape(h5::open_dataset(f.id(), "series/" + name).id()));
+      for (const char* name : {"runs/seed", "runs/status", "runs/error"})
+        part_shapes.push_back(h5::shape(h5::open_dataset(f.id(), name).id()));
+      if (shapes.empty()) shapes = part_shapes;
+      bool fits = part_shapes == shapes;
+      for (const auto& shape : part_shapes) fits = fits && !shape.empty() && shape[0] == statuses.back().size();
+      if (!fits)
+        throw InputError("commons-sim merge: '" + part.string() + "' has datasets of another shape than '" +
+                         parts.front().string() + "' or not one row per run");
     } catch (const h5::Error& e) {
       throw InputError("commons-sim merge: cannot read '" + part.string() + "' as a sweep file (" + e.what() + ")");
     }
@@ -867,10 +898,20 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
       owner[static_cast<std::size_t>(r)] = static_cast<int>(p);
     }
 
-  // The first part is the template: same layout, same design columns.
+  // The first part is the template: same layout, same design columns. The merged file is built
+  // under a temporary name and renamed over `out` only when it is whole.
   files.clear();
-  std::filesystem::copy_file(parts.front(), out, std::filesystem::copy_options::overwrite_existing);
-  h5::Handle target = h5::open_file(out, H5F_ACC_RDWR);
+  const std::filesystem::path building = out.string() + ".merging";
+  struct Cleanup {
+    const std::filesystem::path& path;
+    bool done = false;
+    ~Cleanup() {
+      std::error_code ignored;
+      if (!done) std::filesystem::remove(path, ignored);
+    }
+  } cleanup{building};
+  std::filesystem::copy_file(parts.front(), building, std::filesystem::copy_options::overwrite_existing);
+  h5::Handle target = h5::open_file(building, H5F_ACC_RDWR);
   const h5::Handle strings = h5::string_type();
   std::int64_t complete = 0, failed = 0, missing = 0;
   for (std::size_t p = 1; p < parts.size(); ++p) {
@@ -908,6 +949,8 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
   h5::write_attribute(meta.id(), "runs_failed", failed);
   meta.close();
   target.close();
+  std::filesystem::rename(building, out);
+  cleanup.done = true;
   return missing;
 }
 

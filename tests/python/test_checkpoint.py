@@ -81,13 +81,13 @@ def test_a_truncated_checkpoint_is_refused(sim, killed, tmp_path):
     bad = tmp_path / "truncated.checkpoint"
     data = checkpoint.read_bytes()
     bad.write_bytes(data[: len(data) // 2])
-    refused(sim, bad, out, "cannot read checkpoint")
+    refused(sim, bad, out, "is truncated")
 
 
 def test_a_bit_flipped_checkpoint_is_refused(sim, killed, tmp_path):
     out, checkpoint = killed
     with h5py.File(checkpoint, "r") as f:
-        offset = f["state/model.wealth"].id.get_offset()
+        offset = f["state/model.agents.wealth"].id.get_offset()
     data = bytearray(checkpoint.read_bytes())
     data[offset + 100] ^= 0x10  # one bit of one agent's wealth
     bad = tmp_path / "flipped.checkpoint"
@@ -98,10 +98,17 @@ def test_a_bit_flipped_checkpoint_is_refused(sim, killed, tmp_path):
 def test_a_checkpoint_of_another_version_is_refused(sim, killed, tmp_path):
     out, checkpoint = killed
     bad = tmp_path / "old.checkpoint"
-    bad.write_bytes(checkpoint.read_bytes())
+    data = checkpoint.read_bytes()
+    # The version is in the header in front of the HDF5 part (and, checksummed, inside it).
+    version = data[:512].split(b"\n")[1].split()[1]
+    bad.write_bytes(data.replace(b"version " + version + b"\n", b"version 0.0.1\n", 1))
+    refused(sim, bad, out, "written by commons-sim 0.0.1")
+    # An edit inside the HDF5 part (the version attribute) breaks the checksum.
+    bad.write_bytes(data)
     with h5py.File(bad, "r+") as f:
         f["checkpoint"].attrs["version"] = "0.0.1"
-    refused(sim, bad, out, "written by commons-sim 0.0.1")
+    r = sim("resume", bad)
+    assert r.returncode == 2 and ("is corrupt" in r.stderr or "is truncated or damaged" in r.stderr), r.stderr
 
 
 def test_a_checkpoint_whose_output_holds_another_run_is_refused(sim, scenario, killed, tmp_path):
