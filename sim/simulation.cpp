@@ -1,8 +1,55 @@
 #include "sim/simulation.hpp"
 
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <stdexcept>
+#include <string>
+
+#include "sim/error.hpp"
 
 namespace sim {
+namespace {
+
+// The first non-finite float64 in the saved state, with every other entry that holds one.
+// Entries are named "<kind>.<field>" (agent kind or part of the model, then the field); the
+// engine prefixes the model's own entries with "model.", which is dropped here.
+std::string describe_non_finite(const State& state) {
+  std::string first, others;
+  std::size_t entries = 0;
+  for (const auto& [full_name, entry] : state.entries()) {
+    if (entry.type != State::Type::F64) continue;
+    const std::string name = full_name.rfind("model.", 0) == 0 ? full_name.substr(6) : full_name;
+    std::size_t count = 0, index = 0;
+    double value = 0.0;
+    for (std::size_t i = 0; i < entry.count; ++i) {
+      double v;
+      std::memcpy(&v, entry.bytes.data() + i * sizeof(double), sizeof(double));
+      if (std::isfinite(v)) continue;
+      if (count++ == 0) {
+        index = i;
+        value = v;
+      }
+    }
+    if (count == 0) continue;
+    ++entries;
+    const auto dot = name.find('.');
+    const std::string kind = dot == std::string::npos ? "model" : name.substr(0, dot);
+    const std::string field = dot == std::string::npos ? name : name.substr(dot + 1);
+    if (first.empty()) {
+      char text[96];
+      std::snprintf(text, sizeof text, "%g", value);
+      first = "agent kind '" + kind + "', field '" + field + "', index " + std::to_string(index) + " = " + text +
+              " (" + std::to_string(count) + " of " + std::to_string(entry.count) + " values non-finite)";
+    } else {
+      others += (others.empty() ? "" : ", ") + name;
+    }
+  }
+  if (first.empty()) return "no saved field holds a non-finite value";
+  return "first in " + first + (others.empty() ? "" : "; also in " + others);
+}
+
+}  // namespace
 
 Simulation::Simulation(const Scenario& scenario)
     : spec_(scenario.model), ledger_(scenario.model->flow_types, scenario.model->sectors) {
@@ -29,7 +76,16 @@ Simulation::Simulation(const Scenario& scenario)
 void Simulation::step() {
   ++context_.step;
   for (auto& phase : phases_) phase.run(context_);
-  ledger_.check(context_.step, model_->money_in_accounts());
+  const double money = model_->money_in_accounts();
+  if (!std::isfinite(money) || !std::isfinite(ledger_.expected_money())) non_finite("money");
+  ledger_.check(context_.step, money);
+}
+
+void Simulation::non_finite(const std::string& what) const {
+  State state;
+  save(state);
+  throw RunError("non-finite " + what + " at step " + std::to_string(context_.step) + ": " +
+                 describe_non_finite(state));
 }
 
 void Simulation::save(State& state) const {
@@ -56,6 +112,9 @@ std::span<const double> Simulation::measure_regions() {
 
 std::span<const double> Simulation::measure() {
   model_->measure(values_);
+  // NaN is a series' "undefined" (a mean over nobody); an infinity is always a fault.
+  for (std::size_t i = 0; i < values_.size(); ++i)
+    if (std::isinf(values_[i])) non_finite("series '" + spec_->series[i].name + "'");
   return values_;
 }
 

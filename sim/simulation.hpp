@@ -3,6 +3,7 @@
 // signals and progress; tests and sweeps use this directly.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -17,12 +18,17 @@ class Simulation {
   // Builds the model from the scenario's parameters and checks the opening balances.
   explicit Simulation(const Scenario& scenario);
 
-  // Advances one step: every phase in order, then the stock-flow check (RunError on failure).
+  // Advances one step: every phase in order, then the numerical guard and the stock-flow check.
+  // Money that is not finite stops the run with a RunError naming the step and the first
+  // non-finite value in the saved state: its agent kind, field and index (entries named
+  // "<kind>.<field>"), so the fault is reported where it appears, not hidden in a sum.
   void step();
 
   std::int64_t steps_done() const { return context_.step; }
   double time() const { return model_->time_at(context_.step); }
-  // Every declared series for the current state, in declaration order.
+  // Every declared series for the current state, in declaration order. An infinite value is a
+  // RunError naming the series, the step and the state's first non-finite field; NaN is allowed
+  // (it marks an undefined series, such as a mean over no one).
   std::span<const double> measure();
   // Every declared region series for the current state, laid out [series][region]; empty for a
   // model without regions.
@@ -42,6 +48,8 @@ class Simulation {
   void restore(const State& state, std::int64_t step);
 
  private:
+  [[noreturn]] void non_finite(const std::string& what) const;
+
   const ModelSpec* spec_;
   Ledger ledger_;
   std::unique_ptr<Model> model_;

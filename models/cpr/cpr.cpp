@@ -547,42 +547,42 @@ class Cpr final : public sim::Model {
 
   // Every column and account; per-block buffers are scratch, rebuilt each step.
   void save(sim::State& s) const override {
-    for (const auto& [name, column] : double_columns(*this)) s.put(name, *column);
-    s.put("member", member_);
-    s.put("violating", violating_);
-    s.put("offences", offences_);
-    s.put("tokens", tokens_);
-    s.put("patch_size", patch_size_);
-    s.put("patch_members", patch_members_);
-    s.put("patch_licences", patch_licences_);
-    s.put("outside", std::vector<double>{outside_.hi, outside_.lo});
-    s.put("accounts", std::vector<double>{state_, fund_, exchange_});
-    s.put("regimes", std::vector<std::int32_t>{static_cast<std::int32_t>(regime_), static_cast<std::int32_t>(previous_regime_)});
-    s.put("review", std::vector<std::int64_t>{review_steps_, last_review_, review_now_ ? 1 : 0});
-    s.put("counts", std::vector<std::uint64_t>{under_quota_, violators_});
-    s.put("last", std::vector<double>{last_.effort, last_.harvest, last_.rent, last_.active, last_.compliance,
+    for (const auto& [name, column] : double_columns(*this)) s.put(std::string("agents.") + name, *column);
+    s.put("agents.member", member_);
+    s.put("agents.violating", violating_);
+    s.put("agents.offences", offences_);
+    s.put("agents.tokens", tokens_);
+    s.put("patches.size", patch_size_);
+    s.put("patches.members", patch_members_);
+    s.put("patches.licences", patch_licences_);
+    s.put("outside.prices", std::vector<double>{outside_.hi, outside_.lo});
+    s.put("government.accounts", std::vector<double>{state_, fund_, exchange_});
+    s.put("government.regimes", std::vector<std::int32_t>{static_cast<std::int32_t>(regime_), static_cast<std::int32_t>(previous_regime_)});
+    s.put("government.review", std::vector<std::int64_t>{review_steps_, last_review_, review_now_ ? 1 : 0});
+    s.put("government.counts", std::vector<std::uint64_t>{under_quota_, violators_});
+    s.put("measures.last", std::vector<double>{last_.effort, last_.harvest, last_.rent, last_.active, last_.compliance,
                                       last_.sanctions, last_.quota_price, last_.monitoring_cost, last_.mean_tokens,
                                       last_.efficiency});
   }
   void restore(const sim::State& s) override {
-    for (const auto& [name, column] : double_columns(*this)) s.get(name, *column);
-    s.get("member", member_);
-    s.get("violating", violating_);
-    s.get("offences", offences_);
-    s.get("tokens", tokens_);
-    s.get("patch_size", patch_size_);
-    s.get("patch_members", patch_members_);
-    s.get("patch_licences", patch_licences_);
+    for (const auto& [name, column] : double_columns(*this)) s.get(std::string("agents.") + name, *column);
+    s.get("agents.member", member_);
+    s.get("agents.violating", violating_);
+    s.get("agents.offences", offences_);
+    s.get("agents.tokens", tokens_);
+    s.get("patches.size", patch_size_);
+    s.get("patches.members", patch_members_);
+    s.get("patches.licences", patch_licences_);
     std::vector<double> outside(2), accounts(3), last(10);
     std::vector<std::int32_t> regimes(2);
     std::vector<std::int64_t> review(3);
     std::vector<std::uint64_t> counts(2);
-    s.get("outside", outside);
-    s.get("accounts", accounts);
-    s.get("regimes", regimes);
-    s.get("review", review);
-    s.get("counts", counts);
-    s.get("last", last);
+    s.get("outside.prices", outside);
+    s.get("government.accounts", accounts);
+    s.get("government.regimes", regimes);
+    s.get("government.review", review);
+    s.get("government.counts", counts);
+    s.get("measures.last", last);
     outside_.hi = outside[0];
     outside_.lo = outside[1];
     state_ = accounts[0];

@@ -203,16 +203,16 @@ class Exchange final : public sim::Model {
 
   // Pairs, lambda_i and the per-block buffers are rebuilt from the parameters and the seed.
   void save(sim::State& state) const override {
-    state.put("wealth", wealth_);
-    state.put("pool", pool_);
-    state.put("clipped_since_measure", clipped_since_measure_);
-    state.put("exchanges_since_measure", exchanges_since_measure_);
+    state.put("agents.wealth", wealth_);
+    state.put("pool.wealth", pool_);
+    state.put("counters.clipped_since_measure", clipped_since_measure_);
+    state.put("counters.exchanges_since_measure", exchanges_since_measure_);
   }
   void restore(const sim::State& state) override {
-    state.get("wealth", wealth_);
-    pool_ = state.get<double>("pool");
-    clipped_since_measure_ = state.get<std::uint64_t>("clipped_since_measure");
-    exchanges_since_measure_ = state.get<std::uint64_t>("exchanges_since_measure");
+    state.get("agents.wealth", wealth_);
+    pool_ = state.get<double>("pool.wealth");
+    clipped_since_measure_ = state.get<std::uint64_t>("counters.clipped_since_measure");
+    exchanges_since_measure_ = state.get<std::uint64_t>("counters.exchanges_since_measure");
   }
 
   double money_in_accounts() const override {
