@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <new>
 #include <sstream>
@@ -461,7 +462,13 @@ int run(int argc, char** argv, const ModelList& models) {
     return exit_input_error;
   } catch (const RunError& e) {
     if (!is_secondary_rank()) std::cerr << "commons-sim: " << e.what() << "\n";
-    return exit_run_error;
+    // A file whose writing failed (a full disk) stays open inside HDF5, and HDF5 1.10.8 crashes
+    // closing it again at exit: leave without the library's exit handler (every file the
+    // engine could close is closed; the message is out).
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    std::_Exit(exit_run_error);
   } catch (const std::bad_alloc&) {
     if (!is_secondary_rank())
       std::cerr << "commons-sim: not enough memory for this scenario (fewer agents, or a machine with more memory)\n";

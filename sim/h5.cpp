@@ -21,7 +21,14 @@ std::string innermost_reason() {
   };
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &reason);
   H5Eclear2(H5E_DEFAULT);
-  return reason;
+  // Some reasons span lines (a failed write lists time, file, errno...): errors are one line.
+  std::string one_line;
+  for (char c : reason) {
+    if (c == '\n' || c == '\r') c = ' ';
+    if (c == ' ' && !one_line.empty() && one_line.back() == ' ') continue;
+    one_line += c;
+  }
+  return one_line;
 }
 
 std::string file_name_of(hid_t loc) {

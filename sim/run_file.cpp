@@ -263,21 +263,33 @@ RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario,
   impl_->model = scenario.model;
 
   h5::silence_errors();
+  // The layout is built under a temporary name and the file appears under its own name only once
+  // SWMR writing has started (which flushes it): a run killed at any moment leaves a file that
+  // opens, or none.
+  const fs::path creating = path.string() + ".creating";
   {
     h5::Handle fapl = h5::file_access_latest();
     try {
-      impl_->file = h5::create_file(path, fapl.id());
+      impl_->file = h5::create_file(creating, fapl.id());
     } catch (const h5::Error& e) {
       throw InputError("cannot create output file '" + path.string() + "' (" + e.what() + ")");
     }
   }
-  impl_->create_meta(scenario, meta);
-  impl_->create_scenario(scenario);
-  impl_->create_series();
-  if (!scenario.model->sectors.empty()) impl_->create_flows();
-  // From here on only raw data changes, which is what SWMR readers can follow; every group,
-  // attribute and scale exists already, and only dataset handles are open.
-  h5::check(H5Fstart_swmr_write(impl_->file.id()), impl_->file.id(), "", "start SWMR writing to");
+  try {
+    impl_->create_meta(scenario, meta);
+    impl_->create_scenario(scenario);
+    impl_->create_series();
+    if (!scenario.model->sectors.empty()) impl_->create_flows();
+    // From here on only raw data changes, which is what SWMR readers can follow; every group,
+    // attribute and scale exists already, and only dataset handles are open.
+    h5::check(H5Fstart_swmr_write(impl_->file.id()), impl_->file.id(), "", "start SWMR writing to");
+    fs::rename(creating, path);
+  } catch (...) {
+    impl_.reset();
+    std::error_code ignored;
+    fs::remove(creating, ignored);
+    throw;
+  }
 }
 
 RunFile::~RunFile() {

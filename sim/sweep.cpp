@@ -117,7 +117,10 @@ class SweepFile {
     // The oldest format on purpose: the newest (which checksums metadata) marks a file open for
     // writing in its superblock, and a sweep killed outright could then not be reopened by
     // --resume. Validation reads every object instead (read_every_object).
-    file_ = h5::create_file(o.out, H5P_DEFAULT);
+    // The layout is built under a temporary name, flushed, and renamed: a sweep killed at any
+    // moment leaves a file that opens (and resumes), or none.
+    creating_ = o.out.string() + ".creating";
+    file_ = h5::create_file(creating_, H5P_DEFAULT);
     const hid_t f = file_.id();
     const auto string_type = h5::string_type();
     const auto n_runs = static_cast<hsize_t>(runs);
@@ -232,6 +235,14 @@ class SweepFile {
       }
     }
     string_type_ = h5::string_type();
+    flush();
+    std::filesystem::rename(creating_, o.out);
+    creating_.clear();
+  }
+  ~SweepFile() {
+    if (creating_.empty()) return;
+    std::error_code ignored;
+    std::filesystem::remove(creating_, ignored);
   }
 
   // Reopens the file of an earlier, unfinished run of the same sweep, to fill in its missing runs.
@@ -300,6 +311,7 @@ class SweepFile {
   h5::Handle file_;
   h5::Handle meta_;
   h5::Handle string_type_;
+  std::filesystem::path creating_;  // the file's name while its layout is built
   std::vector<Rows> series_;
   Rows seed_, point_, replicate_, status_, error_;
   std::vector<Rows> factors_;
