@@ -737,6 +737,12 @@ written with the HDF5 1.10 file format (`libver="latest"`), so it needs HDF5 1.1
 /flows/flow_type      string  [flow_type]                dimension scale "flow_type"
 /flows/sector         string  [sector]                   dimension scale "sector"
 /flows/matrix         float64 [step, flow_type, sector]  the transaction-flow matrix
+/regions/step         int64   [step]                     dimension scale "step" (same values)
+/regions/<time>       float64 [step]
+/regions/region       int64   [region]                   dimension scale "region": 0 .. regions - 1
+/regions/<name>       float64 [step, region]             one per declared region series
+/snapshots/steps      int64   [snapshot]                 the steps whose snapshots are whole
+/snapshots/<step>/<kind>/<field>  [agent]                one per declared snapshot field
 /scenario             group, attributes only
 /meta                 group, attributes
 /meta/progress        int64   scalar                     steps completed at the last flush
@@ -766,6 +772,36 @@ is minus each column's sum, so each column sums to zero too (a Godley table). On
 creation and destruction leave a row unbalanced. `flow_type` and `sector` hold the names and
 are the dimension scales of dimensions 1 and 2; the group has its own `step` scale and time
 coordinate so that it opens on its own in xarray.
+
+### `/regions`
+
+Present only for models that declare region series (tables below). `<name>[step, region]` is
+the series for each region, recorded with `/series` (same records, same flushes). The number of
+regions is fixed by the run's parameters before the model is built. `region` holds the region
+indices 0 to regions - 1 and is the dimension scale of dimension 1; like `/flows`, the group has
+its own `step` scale and time coordinate, so `xr.open_dataset(f, engine="h5netcdf",
+group="regions")` opens it on its own with dimensions `step` and `region`. Attributes `units`,
+`description` and `coordinates`.
+
+### `/snapshots`
+
+Agent-level arrays, present only for models that declare snapshot fields and only when
+`[sim] snapshot_every` is above 0: at step 0, every `snapshot_every` steps and at the last step
+(at most 10000 snapshots per run). `/snapshots/<step>/<kind>/<field>` is a 1-D array, one
+element per agent of that kind (its length may change between snapshots), in the element type
+the model keeps it in, with attributes `units` and `description`; the group `<step>` has an
+attribute `step`.
+
+A writer in SWMR mode cannot create objects, so every planned snapshot's groups and datasets
+are created, empty, with the file, and each is filled at its step: its fields are written and
+flushed, then its step is appended to `/snapshots/steps` and flushed again. A snapshot listed in
+`/snapshots/steps` is whole. When the run ends (complete, interrupted or failed) the groups of
+snapshots it never reached are removed, so every `/snapshots/<step>` of a finished file is
+whole. Only a killed run (status still `running`) leaves empty groups for the steps it did not
+reach: read the steps listed in `/snapshots/steps`. A resumed run carries the snapshots up to its
+checkpoint into the new file and writes the later ones, as an uninterrupted run would.
+
+Sweep files hold no snapshots (see [sweeps.md](sweeps.md)).
 
 ### `/scenario`
 
@@ -848,9 +884,21 @@ series = xr.open_dataset("run.h5", engine="h5netcdf", group="series")
 df = series.to_dataframe()                   # index: step; columns: time and every series
 flows = xr.open_dataset("run.h5", engine="h5netcdf", group="flows")
 flows["matrix"].sel(flow_type="change_in_money")
+regions = xr.open_dataset("run.h5", engine="h5netcdf", group="regions")   # dims step, region
+regions.to_dataframe()                       # index: (step, region)
+```
+
+Snapshots with h5py:
+
+```python
+with h5py.File("run.h5", "r") as f:
+    for step in f["snapshots/steps"][:]:
+        wealth = f[f"snapshots/{step}/commoners/wealth"][:]
 ```
 
 ## Series by model
+
+For each model: its series, its flow matrix, its region series and its snapshot fields.
 )";
 
   for (const auto& model : models) {
@@ -875,6 +923,23 @@ flows["matrix"].sel(flow_type="change_in_money")
       for (std::size_t i = 0; i < model.sectors.size(); ++i)
         md << (i == 0 ? "" : ", ") << '`' << model.sectors[i] << '`';
       md << ".\n";
+    }
+    md << '\n';
+    if (model.region_series.empty()) {
+      md << "No region series: the file has no `/regions` group.\n";
+    } else {
+      md << "Region series (`/regions/<name>` [step, region]):\n\n| region series | units | description |\n|---|---|---|\n";
+      for (const auto& s : model.region_series)
+        md << "| `" << s.name << "` | " << escape_cell(s.units) << " | " << escape_cell(s.description) << " |\n";
+    }
+    md << '\n';
+    if (model.snapshot_fields.empty()) {
+      md << "No snapshot fields: `[sim] snapshot_every` writes nothing for this model.\n";
+    } else {
+      md << "Snapshot fields (`/snapshots/<step>/<kind>/<field>`, with `[sim] snapshot_every`):\n\n"
+            "| field | units | description |\n|---|---|---|\n";
+      for (const auto& s : model.snapshot_fields)
+        md << "| `" << s.name << "` | " << escape_cell(s.units) << " | " << escape_cell(s.description) << " |\n";
     }
     if (!model.phase_names.empty()) {
       md << "\nPhases of the step (`/meta/phases`): ";

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -560,4 +561,17 @@ TEST_CASE("a sweep of a model without regions has no /regions group", "[regions]
   REQUIRE(sim::run_sweep(sweep_options(file, out, {"plain.agents=2,3"}), models()).exit_code == 0);
   CHECK(shape(out, "series/total") == std::vector<hsize_t>{4, 5});
   CHECK_FALSE(has(out, "regions"));
+}
+
+// Not run by default: tests/python/test_regions.py runs it with SIM_REGIONS_OUT set to a
+// directory and opens the files it leaves there with h5py and xarray.
+TEST_CASE("files with regions and snapshots for the Python readers", "[.regions-files]") {
+  const char* where = std::getenv("SIM_REGIONS_OUT");
+  REQUIRE(where != nullptr);
+  const fs::path out_dir = where;
+  TempDir dir;
+  const auto file = dir.write("atlas.ini", atlas_ini + "snapshot_every = 3\n");
+  REQUIRE(run(load(file), out_dir / "run.h5").status == "complete");
+  const auto no_snapshots = dir.write("sweep.ini", atlas_ini);
+  REQUIRE(sim::run_sweep(sweep_options(no_snapshots, out_dir / "sweep.h5"), models()).exit_code == 0);
 }
