@@ -71,3 +71,24 @@ def test_the_analysis_package_reads_regions_and_snapshots(files):
     with h5py.File(run, "r") as f:
         assert list(f["snapshots/steps"][()]) == [0, 3, 6, 7]
         assert f["snapshots/6/agents/wealth"].attrs["units"] == "credits"
+
+
+def test_mpi_ranks_write_the_same_regions_as_one_process(files, tmp_path):
+    """mpirun -np 3 (rank 0 writes, two ranks run) = the one-process sweep, dataset for dataset."""
+    _, serial = files
+    unit_tests = BINARY.parent / "tests" / "unit_tests"
+    env = dict(os.environ, SIM_REGIONS_OUT=str(tmp_path))
+    r = subprocess.run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "3", str(unit_tests),
+                        "[.regions-mpi]"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    with h5py.File(serial, "r") as a, h5py.File(tmp_path / "mpi.h5", "r") as b:
+        assert b["meta"].attrs["ranks"] == 3
+        for group in ("regions", "series", "runs"):
+            assert set(a[group]) == set(b[group])
+            for name in a[group]:
+                x, y = a[group][name][()], b[group][name][()]
+                assert x.dtype == y.dtype and x.shape == y.shape, f"{group}/{name}"
+                if x.dtype.kind == "O":  # strings
+                    assert list(x) == list(y), f"{group}/{name}"
+                else:  # bit for bit, NaN included
+                    assert x.tobytes() == y.tobytes(), f"{group}/{name}"

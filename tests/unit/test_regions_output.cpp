@@ -575,3 +575,18 @@ TEST_CASE("files with regions and snapshots for the Python readers", "[.regions-
   const auto no_snapshots = dir.write("sweep.ini", atlas_ini);
   REQUIRE(sim::run_sweep(sweep_options(no_snapshots, out_dir / "sweep.h5"), models()).exit_code == 0);
 }
+
+// Not run by default: tests/python/test_regions.py runs it under mpirun (every rank runs it; rank
+// 0 writes SIM_REGIONS_OUT/mpi.h5) and compares the file with the one-process sweep above.
+TEST_CASE("a sweep with regions over MPI ranks", "[.regions-mpi]") {
+  const char* where = std::getenv("SIM_REGIONS_OUT");
+  REQUIRE(where != nullptr);
+  TempDir dir;
+  const auto file = dir.write("sweep.ini", atlas_ini);
+  const auto result = sim::run_sweep(sweep_options(file, fs::path(where) / "mpi.h5"), models());
+  if (sim::is_secondary_rank()) {
+    CHECK(result.status == "worker");
+  } else {
+    CHECK(result.exit_code == 0);
+  }
+}
