@@ -912,12 +912,7 @@ std::vector<std::string> run_datasets(hid_t file, const std::string& group, std:
   std::vector<std::string> names;
   if (!h5::exists(file, group)) return names;
   h5::Handle g = h5::open_group(file, group);
-  H5G_info_t info;
-  h5::check(H5Gget_info(g.id(), &info), g.id(), "", "list series");
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t size = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    std::string name(static_cast<std::size_t>(size), '\0');
-    H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+  for (const auto& name : h5::members(g.id())) {
     h5::Handle d = h5::open_dataset(g.id(), name);
     if (h5::shape(d.id()).size() == rank) names.push_back(group + "/" + name);
   }

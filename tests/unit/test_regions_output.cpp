@@ -31,6 +31,10 @@ namespace {
 // A test sets this to make the toy model raise SIGINT at the end of that step (0: never), as a
 // user pressing Ctrl-C would; it is not a parameter, so a resumed run does not stop again.
 std::int64_t interrupt_at = 0;
+// And this makes it throw something the runner does not handle at the end of that step, so the
+// run file is left as a killed run leaves it: never finished, status "running".
+std::int64_t crash_at = 0;
+struct Crash {};
 
 enum class AtlasStream : std::uint64_t { wealth = 1, level = 2 };
 
@@ -53,6 +57,7 @@ class Atlas final : public sim::Model {
                for (std::size_t r = 0; r < level_.size(); ++r)
                  level_[r] += sim::Rng(seed_, AtlasStream::level, step, r).u01() - 0.5;
                if (c.step == interrupt_at) std::raise(SIGINT);
+               if (c.step == crash_at) throw Crash{};
              }}};
   }
   void measure(std::span<double> values) override {
@@ -397,6 +402,36 @@ TEST_CASE("an interrupted run keeps only whole snapshots and resumes to the unin
     CHECK(same_bits(doubles(cut, at + "/agents/wealth"), doubles(whole, at + "/agents/wealth")));
     CHECK(same_bits(doubles(cut, at + "/regions/level"), doubles(whole, at + "/regions/level")));
     CHECK(ints(cut, at + "/agents/region") == ints(whole, at + "/agents/region"));
+  }
+}
+
+TEST_CASE("a run that dies leaves its unreached snapshots empty and unlisted; resume completes them",
+          "[regions][snapshots]") {
+  TempDir dir;
+  const auto file = dir.write("atlas.ini", atlas_ini + "snapshot_every = 3\nflush_every = 1\n");
+  const auto scenario = load(file);
+  const auto whole = dir.path / "whole.h5";
+  REQUIRE(run(scenario, whole).status == "complete");
+
+  const auto cut = dir.path / "cut.h5";
+  crash_at = 5;
+  CHECK_THROWS_AS(run(scenario, cut, 2), Crash);
+  crash_at = 0;
+  CHECK(attribute(cut, "meta", "status") == "running");
+  CHECK(ints(cut, "snapshots/steps") == std::vector<std::int64_t>{0, 3});
+  REQUIRE(has(cut, "snapshots/6/agents/wealth"));  // created with the file, never filled
+  CHECK(shape(cut, "snapshots/6/agents/wealth") == std::vector<hsize_t>{0});
+
+  sim::RunOptions options;
+  const auto resumed = sim::resume_run(sim::default_checkpoint(cut), options, models());  // from step 4
+  REQUIRE(resumed.status == "complete");
+  CHECK(ints(cut, "snapshots/steps") == ints(whole, "snapshots/steps"));
+  CHECK(same_bits(doubles(cut, "regions/level"), doubles(whole, "regions/level")));
+  CHECK(same_bits(doubles(cut, "regions/wealth"), doubles(whole, "regions/wealth")));
+  for (std::int64_t step : {0, 3, 6, 7}) {
+    const std::string at = "snapshots/" + std::to_string(step);
+    CHECK(same_bits(doubles(cut, at + "/agents/wealth"), doubles(whole, at + "/agents/wealth")));
+    CHECK(same_bits(doubles(cut, at + "/regions/level"), doubles(whole, at + "/regions/level")));
   }
 }
 
