@@ -20,6 +20,7 @@ IoTable IoTable::standard() {
   t.A.resize(6, 6);
   // Columns: the buying sector; rows: the selling sector (food, housing, goods, digital, care,
   // energy). Illustrative aggregates: see io_table.hpp.
+  // clang-format off
   //      food  housing goods digital care  energy
   t.A << 0.25, 0.00, 0.02, 0.01, 0.03, 0.00,  // food
          0.03, 0.08, 0.02, 0.05, 0.04, 0.02,  // housing
@@ -27,6 +28,7 @@ IoTable IoTable::standard() {
          0.02, 0.03, 0.05, 0.18, 0.04, 0.03,  // digital services
          0.00, 0.00, 0.00, 0.00, 0.02, 0.00,  // care
          0.05, 0.04, 0.06, 0.02, 0.03, 0.30;  // energy
+  // clang-format on
   // kg of raw material extracted directly per euro of gross output.
   t.intensity.resize(6);
   t.intensity << 0.9, 1.0, 0.03, 0.002, 0.002, 0.35;
@@ -100,8 +102,8 @@ void Throughput::invert() {
 Eigen::VectorXd Throughput::gross_output(const Eigen::VectorXd& final_demand) const {
   if (final_demand.size() != inverse_.rows()) {
     std::ostringstream s;
-    s << "final demand has " << final_demand.size() << " entries but there are "
-      << inverse_.rows() << " sectors";
+    s << "final demand has " << final_demand.size() << " entries but there are " << inverse_.rows()
+      << " sectors";
     refuse(s.str());
   }
   return inverse_ * final_demand;

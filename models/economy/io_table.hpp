@@ -15,14 +15,14 @@
 //    output in agri-food, goods and energy, 25-35 % in housing and digital services, about 25 % in
 //    care; each sector buys most from itself and from goods and energy. Column sums 0.24-0.50.
 //  - intensity: kg of raw material extracted directly per euro of gross output, from rounded
-//    EU-27 domestic extraction (Eurostat material flow accounts, env_ac_mfa, about 2020: biomass
-//    1.6 Gt, non-metallic minerals 2.9 Gt, fossil energy carriers 0.4 Gt, metal ores 0.2 Gt) over
+//    EU-27 domestic extraction (Eurostat material flow accounts, env_ac_mfa, roughly, about
+//    2020: biomass 1.6 Gt, non-metallic minerals 2.9 Gt, fossil energy carriers 0.4 Gt, metal
+//    ores 0.2 Gt) over
 //    rounded EU-27 gross output of the sectors that extract them (agri-food 1.8, construction and
 //    real estate 2.9, energy 1.1, manufacturing and mining 8 trillion euro). Services extract
 //    almost nothing directly; their footprint comes through A.
 // Calibrate or replace them with a proper aggregation before quantitative claims.
 #include <Eigen/Dense>
-
 #include <cstddef>
 #include <string>
 #include <vector>

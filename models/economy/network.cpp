@@ -34,8 +34,9 @@ Network::Network(std::uint64_t seed, std::span<const std::uint32_t> region, std:
     throw std::invalid_argument("network: cross_region_share must be in [0, 1], got " +
                                 std::to_string(cross_region_share));
   if (n_ < 2)
-    throw std::invalid_argument("network: needs at least 2 commoners to link without self-links, got " +
-                                std::to_string(n_));
+    throw std::invalid_argument(
+        "network: needs at least 2 commoners to link without self-links, got " +
+        std::to_string(n_));
   if (n_ >= no_link)
     throw std::invalid_argument("network: at most 2^32 - 2 commoners, got " + std::to_string(n_));
 
@@ -52,7 +53,8 @@ Network::Network(std::uint64_t seed, std::span<const std::uint32_t> region, std:
   std::vector<std::uint32_t> members(n_);
   {
     std::vector<std::size_t> cursor(offsets.begin(), offsets.end() - 1);
-    for (std::size_t i = 0; i < n_; ++i) members[cursor[region[i]]++] = static_cast<std::uint32_t>(i);
+    for (std::size_t i = 0; i < n_; ++i)
+      members[cursor[region[i]]++] = static_cast<std::uint32_t>(i);
   }
 
   links_.assign(n_ * degree_, no_link);
@@ -62,8 +64,8 @@ Network::Network(std::uint64_t seed, std::span<const std::uint32_t> region, std:
       const std::size_t begin = offsets[r];
       const std::size_t m = offsets[r + 1] - begin;
       const std::uint32_t* own = members.data() + begin;
-      const std::size_t p =
-          static_cast<std::size_t>(std::lower_bound(own, own + m, static_cast<std::uint32_t>(i)) - own);
+      const std::size_t p = static_cast<std::size_t>(
+          std::lower_bound(own, own + m, static_cast<std::uint32_t>(i)) - own);
       const std::size_t outside = n_ - m;
       const std::span<std::uint32_t> row{links_.data() + i * degree_, degree_};
 

@@ -38,8 +38,8 @@ std::vector<std::uint32_t> choose_policy_sources(std::span<const double> wellbei
                                                  std::uint64_t step) {
   const std::size_t regions = wellbeing.size();
   if (adjacency.size() != regions)
-    refuse("well-being is given for " + std::to_string(regions) + " regions but the adjacency has " +
-           std::to_string(adjacency.size()));
+    refuse("well-being is given for " + std::to_string(regions) +
+           " regions but the adjacency has " + std::to_string(adjacency.size()));
   if (!(margin >= 0.0) || !std::isfinite(margin))
     refuse("margin must be non-negative and finite, got " + std::to_string(margin));
   if (!(rate >= 0.0 && rate <= 1.0)) refuse("rate must be in [0, 1], got " + std::to_string(rate));
@@ -59,7 +59,8 @@ std::vector<std::uint32_t> choose_policy_sources(std::span<const double> wellbei
     std::size_t best = r;
     for (std::uint32_t s : adjacency[r]) {
       if (s == r || !(wellbeing[s] > bar)) continue;
-      if (best == r || wellbeing[s] > wellbeing[best] || (wellbeing[s] == wellbeing[best] && s < best))
+      if (best == r || wellbeing[s] > wellbeing[best] ||
+          (wellbeing[s] == wellbeing[best] && s < best))
         best = s;
     }
     if (best == r) continue;
@@ -69,7 +70,8 @@ std::vector<std::uint32_t> choose_policy_sources(std::span<const double> wellbei
   return source;
 }
 
-std::size_t adopt_policies(std::span<const std::uint32_t> source, std::vector<PolicyPackage>& packages) {
+std::size_t adopt_policies(std::span<const std::uint32_t> source,
+                           std::vector<PolicyPackage>& packages) {
   if (source.size() != packages.size())
     refuse("choices are given for " + std::to_string(source.size()) + " regions but there are " +
            std::to_string(packages.size()) + " packages");
@@ -87,7 +89,8 @@ std::size_t adopt_policies(std::span<const std::uint32_t> source, std::vector<Po
   return changed;
 }
 
-RegionAdjacency region_ring_adjacency(std::size_t regions, std::size_t extra_links, std::uint64_t seed) {
+RegionAdjacency region_ring_adjacency(std::size_t regions, std::size_t extra_links,
+                                      std::uint64_t seed) {
   RegionAdjacency adjacency(regions);
   std::size_t ring = 0;
   if (regions == 2) {

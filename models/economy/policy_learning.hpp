@@ -9,8 +9,8 @@
 // policy package with probability `rate`. Decisions are simultaneous: all are taken on the
 // packages and well-being before the round, so a package moves at most one hop a round.
 // This is success-biased imitation with a threshold, as in models of policy diffusion
-// (Shipan & Volden 2008, Public Admin. Rev. 68(5) 840-857: learning from successful
-// neighbours; Boyd & Richerson 1985 for payoff-biased copying).
+// (Shipan & Volden 2008, "The mechanisms of policy diffusion", Am. J. Polit. Sci. 52(4)
+// 840-857: learning from successful neighbours; Boyd & Richerson 1985 for payoff-biased copying).
 //
 // Cost per round: O(sum of neighbourhood sizes); one Rng per region that has a model.
 #include <cstddef>
@@ -55,12 +55,14 @@ std::vector<std::uint32_t> choose_policy_sources(std::span<const double> wellbei
 
 // Applies a round's choices simultaneously: packages[r] becomes the old packages[source[r]].
 // Returns how many regions changed package.
-std::size_t adopt_policies(std::span<const std::uint32_t> source, std::vector<PolicyPackage>& packages);
+std::size_t adopt_policies(std::span<const std::uint32_t> source,
+                           std::vector<PolicyPackage>& packages);
 
 // A city network: a ring (each region linked both ways with r - 1 and r + 1; two regions are
 // linked once; one region has no neighbour) plus `extra_links` long links between regions not
 // yet linked, drawn from sim::Rng{seed, PolicyStream::CityLinks, 0, link}. Links are undirected;
 // each list is sorted. Throws std::invalid_argument when extra_links exceeds the pairs left.
-RegionAdjacency region_ring_adjacency(std::size_t regions, std::size_t extra_links, std::uint64_t seed);
+RegionAdjacency region_ring_adjacency(std::size_t regions, std::size_t extra_links,
+                                      std::uint64_t seed);
 
 }  // namespace models::economy

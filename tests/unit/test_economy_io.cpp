@@ -1,5 +1,4 @@
 #include <catch2/catch.hpp>
-
 #include <stdexcept>
 
 #include "models/economy/io_table.hpp"
@@ -13,8 +12,7 @@ IoTable two_sectors() {
   IoTable t;
   t.sectors = {"farm", "factory"};
   t.A.resize(2, 2);
-  t.A << 0.2, 0.3,
-         0.4, 0.1;
+  t.A << 0.2, 0.3, 0.4, 0.1;  // rows: farm, factory
   t.intensity.resize(2);
   t.intensity << 2.0, 0.5;
   return t;
@@ -116,7 +114,8 @@ TEST_CASE("check() refuses bad tables with the problem named", "[economy][io]") 
   SECTION("negative entry") {
     IoTable t = two_sectors();
     t.A(0, 1) = -0.1;
-    CHECK_THROWS_WITH(t.check(), Catch::Contains("A(farm, factory)") && Catch::Contains("non-negative"));
+    CHECK_THROWS_WITH(t.check(),
+                      Catch::Contains("A(farm, factory)") && Catch::Contains("non-negative"));
   }
   SECTION("not square") {
     IoTable t = two_sectors();

@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -65,15 +64,18 @@ TEST_CASE("every commoner has exactly `degree` links and none to itself", "[econ
   }
 }
 
-TEST_CASE("at rewire 0 and no crossing the links are the ring lattice of each region", "[economy][network]") {
+TEST_CASE("at rewire 0 and no crossing the links are the ring lattice of each region",
+          "[economy][network]") {
   const auto region = round_robin(1000, 4);  // region r holds r, r + 4, r + 8, ...: 250 members
   const Network net(3, region, 4, 4, 0.0, 0.0);
   // Commoner 8 is member 2 of region 0; its lattice neighbours are members 3, 1, 4, 0.
   const auto row = net.neighbours(8);
-  CHECK(std::vector<std::uint32_t>(row.begin(), row.end()) == std::vector<std::uint32_t>{12, 4, 16, 0});
+  CHECK(std::vector<std::uint32_t>(row.begin(), row.end()) ==
+        std::vector<std::uint32_t>{12, 4, 16, 0});
   // Member 0 wraps around to the last members (249 and 248: ids 996 and 992).
   const auto first = net.neighbours(0);
-  CHECK(std::vector<std::uint32_t>(first.begin(), first.end()) == std::vector<std::uint32_t>{4, 996, 8, 992});
+  CHECK(std::vector<std::uint32_t>(first.begin(), first.end()) ==
+        std::vector<std::uint32_t>{4, 996, 8, 992});
 }
 
 TEST_CASE("the share of cross-region links is cross_region_share", "[economy][network]") {
@@ -92,7 +94,8 @@ TEST_CASE("the share of cross-region links is cross_region_share", "[economy][ne
   }
 }
 
-TEST_CASE("clustering is high at rewire 0 and low at rewire 1 (small world)", "[economy][network]") {
+TEST_CASE("clustering is high at rewire 0 and low at rewire 1 (small world)",
+          "[economy][network]") {
   // Watts & Strogatz (1998): a ring lattice of degree k has clustering 3(k - 2) / (4(k - 1)) =
   // 0.6 for k = 6, exactly here (every region is a ring of 2000); a random graph has about
   // k / m = 0.003. A small rewiring keeps most of the clustering.
@@ -110,7 +113,8 @@ TEST_CASE("neighbour_mean equals a serial loop over the links", "[economy][netwo
   const auto region = round_robin(50000, 3);
   const Network net(21, region, 3, 5, 0.2, 0.05);
   std::vector<double> x(net.size());
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * static_cast<double>(i)) + 0.001 * i;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = std::sin(0.37 * static_cast<double>(i)) + 0.001 * i;
   std::vector<double> out(net.size());
   net.neighbour_mean(x, out);
   for (std::size_t i = 0; i < net.size(); ++i) {
@@ -145,19 +149,22 @@ TEST_CASE("the network and neighbour_mean are bitwise the same on 1, 2 and 4 thr
   CHECK(two.first == one.first);
   CHECK(four.first == one.first);
   CHECK(std::memcmp(two.second.data(), one.second.data(), one.second.size() * sizeof(double)) == 0);
-  CHECK(std::memcmp(four.second.data(), one.second.data(), one.second.size() * sizeof(double)) == 0);
+  CHECK(std::memcmp(four.second.data(), one.second.data(), one.second.size() * sizeof(double)) ==
+        0);
   CHECK(build(1, 78).first != one.first);
   sim::set_threads(threads_before);
 }
 
-TEST_CASE("the network holds 4 bytes a link and nothing per commoner besides", "[economy][network]") {
+TEST_CASE("the network holds 4 bytes a link and nothing per commoner besides",
+          "[economy][network]") {
   // 10^7 commoners of degree 6 therefore hold 240 MB (plus the object itself).
   const auto region = round_robin(100000, 4);
   const Network net(1, region, 4, 6, 0.1, 0.05);
   CHECK(net.bytes() == sizeof(Network) + 100000u * 6u * 4u);
 }
 
-TEST_CASE("small regions fall back without crashing or linking to themselves", "[economy][network]") {
+TEST_CASE("small regions fall back without crashing or linking to themselves",
+          "[economy][network]") {
   SECTION("a region of one member links only to other regions") {
     // Region 0 holds commoner 0 alone; the other 9 commoners are in region 1.
     std::vector<std::uint32_t> region(10, 1);

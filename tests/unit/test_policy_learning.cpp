@@ -1,6 +1,5 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -91,7 +90,8 @@ TEST_CASE("at rate 1 a region adopts the package of its best neighbour", "[econo
   CHECK(choose_policy_sources(std::vector<double>{1.0, 2.0, 2.0}, tie, 0.05, 1.0, 7, 3)[0] == 1u);
 }
 
-TEST_CASE("decisions are simultaneous: along a chain a package moves one hop a round", "[economy][policy]") {
+TEST_CASE("decisions are simultaneous: along a chain a package moves one hop a round",
+          "[economy][policy]") {
   std::vector<PolicyPackage> packages(6, package(0.0, 1.0));
   packages[0] = package(20.0, 2.0);
   const auto adjacency = path(6);
@@ -100,7 +100,8 @@ TEST_CASE("decisions are simultaneous: along a chain a package moves one hop a r
     // Only the region next to the front adopts; the one behind it compares with the old package.
     for (std::size_t r = 0; r < 6; ++r) CHECK(source[r] == (r == round ? round - 1 : r));
     CHECK(adopt_policies(source, packages) == 1u);
-    for (std::size_t r = 0; r < 6; ++r) CHECK((packages[r].at("pcp_grant_per_capita") == 20.0) == (r <= round));
+    for (std::size_t r = 0; r < 6; ++r)
+      CHECK((packages[r].at("pcp_grant_per_capita") == 20.0) == (r <= round));
   }
 }
 
@@ -122,14 +123,15 @@ TEST_CASE("choices are a pure function of the arguments", "[economy][policy][det
   CHECK(adopted < 105u);
 }
 
-TEST_CASE("a good package spreads around a ring in the expected number of rounds", "[economy][policy]") {
+TEST_CASE("a good package spreads around a ring in the expected number of rounds",
+          "[economy][policy]") {
   SECTION("rate 1: both ways at once, floor(R / 2) rounds") {
     for (std::size_t regions : {2u, 3u, 10u, 11u}) {
       std::vector<PolicyPackage> packages(regions, package(0.0, 1.0));
       packages[4 % regions] = package(20.0, 2.0);
       INFO(regions << " regions");
-      CHECK(rounds_to_spread(packages, region_ring_adjacency(regions, 0, 5), 4 % regions, 1.0, 9, 100) ==
-            static_cast<int>(regions / 2));
+      CHECK(rounds_to_spread(packages, region_ring_adjacency(regions, 0, 5), 4 % regions, 1.0, 9,
+                             100) == static_cast<int>(regions / 2));
     }
   }
   SECTION("rate p: one hop takes 1 / p rounds on average") {
@@ -146,7 +148,8 @@ TEST_CASE("a good package spreads around a ring in the expected number of rounds
     std::vector<PolicyPackage> packages(40, package(0.0, 1.0));
     packages[0] = package(20.0, 2.0);
     const int ring = rounds_to_spread(packages, region_ring_adjacency(40, 0, 5), 0, 1.0, 9, 100);
-    const int small_world = rounds_to_spread(packages, region_ring_adjacency(40, 10, 5), 0, 1.0, 9, 100);
+    const int small_world =
+        rounds_to_spread(packages, region_ring_adjacency(40, 10, 5), 0, 1.0, 9, 100);
     CHECK(ring == 20);
     CHECK(small_world < ring);
   }
@@ -179,8 +182,10 @@ TEST_CASE("the city network is a ring plus distinct undirected long links", "[ec
 TEST_CASE("bad inputs are refused with the value named", "[economy][policy]") {
   const std::vector<double> w{1.0, 2.0};
   CHECK_THROWS_WITH(choose_policy_sources(w, complete(3), 0.05, 1.0, 1, 0), Catch::Contains("3"));
-  CHECK_THROWS_WITH(choose_policy_sources(w, complete(2), -0.1, 1.0, 1, 0), Catch::Contains("margin"));
-  CHECK_THROWS_WITH(choose_policy_sources(w, complete(2), 0.05, 1.5, 1, 0), Catch::Contains("rate"));
+  CHECK_THROWS_WITH(choose_policy_sources(w, complete(2), -0.1, 1.0, 1, 0),
+                    Catch::Contains("margin"));
+  CHECK_THROWS_WITH(choose_policy_sources(w, complete(2), 0.05, 1.5, 1, 0),
+                    Catch::Contains("rate"));
   RegionAdjacency bad{{5}, {0}};
   CHECK_THROWS_WITH(choose_policy_sources(w, bad, 0.05, 1.0, 1, 0), Catch::Contains("neighbour 5"));
   PolicyPackage p = package(1.0, 1.0);
