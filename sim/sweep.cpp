@@ -1012,7 +1012,7 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
       statuses.push_back(h5::read_strings(status.id()));
       // Every dataset merge copies rows of must have the first part's shape, one row per run.
       std::vector<std::vector<hsize_t>> part_shapes;
-      for (const auto& name : names) part_shapes.push_back(h5::shape(h5::open_dataset(f.id(), "series/" + name).id()));
+      for (const auto& name : names) part_shapes.push_back(h5::shape(h5::open_dataset(f.id(), name).id()));
       for (const char* name : {"runs/seed", "runs/status", "runs/error"})
         part_shapes.push_back(h5::shape(h5::open_dataset(f.id(), name).id()));
       if (shapes.empty()) shapes = part_shapes;
