@@ -401,7 +401,8 @@ void RunFile::Impl::create_snapshots(const State& types) {
     const auto slash = spec.name.find('/');
     snapshot_fields.push_back({spec.name.substr(0, slash), spec.name.substr(slash + 1), it->second.type});
   }
-  for (const auto& [name, entry] : types.entries()) {
+  for (const auto& entry : types.entries()) {
+    const std::string& name = entry.first;  // clang 14 cannot capture a structured binding
     const bool declared = std::any_of(model->snapshot_fields.begin(), model->snapshot_fields.end(),
                                       [&](const SeriesSpec& f) { return f.name == name; });
     if (!declared)
