@@ -6,8 +6,9 @@ appears (its layout written, the runs starting). Its resident memory (VmRSS,
 /proc) is sampled twice a second. After a warm-up (the first quarter, at least 5 s: thread
 pools, HDF5 caches and the allocator settle), the median of the last ten samples may exceed the
 median of the first ten after the warm-up by at most max(8 MiB, 5 %); the test prints the
-smallest leak per run that this would have caught (tolerance / runs finished: about 2 KiB per run
-for the few thousand runs of the CI soak on two cores, bytes per run for an hour-long one). The
+smallest leak per run that this would have caught (tolerance / runs finished: 8 KiB per run for
+the 1000 runs of a 45 s soak on a busy two-core machine, less on an idle one, bytes per run for
+an hour-long soak). The
 peak (VmHWM) may exceed that median by the tolerance plus 16 MiB (a run's own working memory). The sweep then stops with SIGTERM and its
 file must say `interrupted` and hold only complete runs.
 """
