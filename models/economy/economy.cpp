@@ -146,7 +146,7 @@ struct Params {
   double gig_task_share, gig_task_pay, gig_free_share, living_income;
   sim::Schedule unemployment_benefit, platform_tax, deficit_target, wealth_tax, basic_income, care_income,
       job_guarantee, job_guarantee_wage, licence, licence_fee, throughput_cap;
-  double wealth_tax_threshold, jg_care_share, fiscal_adjustment;
+  double wealth_tax_threshold, jg_care_share, fiscal_adjustment, national_cofinancing;
   double subsistence, mpc_income, mpc_wealth;
   double price_sensitivity, network_effect, ethical_preference;
   double payout_ratio, owner_share, owner_pareto;
@@ -221,6 +221,7 @@ struct Params {
         wealth_tax_threshold(p.real("economy.wealth_tax_threshold")),
         jg_care_share(p.real("economy.jg_care_share")),
         fiscal_adjustment(p.real("economy.fiscal_adjustment")),
+        national_cofinancing(p.real("economy.national_cofinancing")),
         subsistence(p.real("economy.subsistence")),
         mpc_income(p.real("economy.mpc_income")),
         mpc_wealth(p.real("economy.mpc_wealth")),
@@ -428,6 +429,9 @@ sim::ParamTable parameters() {
           .describe("Regional lever: share of households' care need met by public care services bought from social co-ops"),
       ParamSpec::real("economy.regional_deficit_target", 0.0).range(-0.5, 0.5).allow_schedule()
           .describe("Regional lever: regional deficit over regional income that its fiscal rule steers the regional tax toward"),
+      ParamSpec::real("economy.national_cofinancing", 0.5).range(0.0, 1.0)
+          .describe("Share of each regional state's lever spending (grants, procurement, public care) the national state pays")
+          .cite("co-financing of municipal programmes, e.g. EU cohesion funds"),
       ParamSpec::text("economy.region_policy", "")
           .describe("Per-region overrides of the regional levers: 'REGION: lever=value ...; REGION: ...' (e.g. "
                     "'0: pcp_grant_per_capita=40 public_care=0.3')"),
@@ -624,7 +628,7 @@ std::vector<sim::SeriesSpec> region_series() {
       {"mean_propensity", "1", "Mean propensity of residents"},
       {"coops", "co-ops", "Co-ops of the region with at least one member"},
       {"partner_policy", "1", "1 when the region's package gives public-commons partnership grants"},
-      {"coop_output_share", "1", "Region's co-op sales over residents' and the regional state's purchases"},
+      {"coop_output_share", "1", "Region's co-op sales over the demand of its residents and its regional state"},
       {"regional_tax", "1", "Regional income tax rate set by the region's fiscal rule"},
   };
 }
@@ -722,7 +726,8 @@ class Economy final : public sim::Model {
         coop_capital_f_(init.ledger.flow("coop_capital")),
         loans_f_(init.ledger.flow("loans")),
         repayment_f_(init.ledger.flow("loan_repayment")),
-        dissolution_f_(init.ledger.flow("dissolution")) {
+        dissolution_f_(init.ledger.flow("dissolution")),
+        cofinancing_f_(init.ledger.flow("cofinancing")) {
     draw_commoners();
     open_steady_state();
     init.ledger.open(money_in_accounts());
@@ -2079,10 +2084,10 @@ class Economy final : public sim::Model {
 
     // Demand: C_i = min(money, c0_r + alpha_y y + alpha_w (money before income)), split by the
     // logit; per block, platform demand and co-op demand by region.
-    const std::size_t W = R + 1;
-    block_scratch_.assign(blocks * W, 0.0);
+    const std::size_t W = R + 1, W2 = 2 * R + 1;  // co-op demand by region, platform demand, by region
+    block_scratch_.assign(blocks * W2, 0.0);
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
-      double* d = block_scratch_.data() + b * W;
+      double* d = block_scratch_.data() + b * W2;
       for (std::size_t i = begin; i < end; ++i) {
         const double before = money_[i] - net_income_[i];
         const double want = c0[region_[i]] + p_.mpc_income * net_income_[i] + p_.mpc_wealth * std::max(0.0, before);
@@ -2090,14 +2095,19 @@ class Economy final : public sim::Model {
         coop_part_[i] = static_cast<float>(coop_probability(i, platform_utility, coop_bias_));
         d[R] += consumption_[i] * (1.0 - coop_part_[i]);
         d[region_[i]] += consumption_[i] * coop_part_[i];
+        d[R + 1 + region_[i]] += consumption_[i] * (1.0 - coop_part_[i]);
       }
     });
     std::vector<double>& coop_demand = region_b_;  // households, then the state's
     coop_demand.assign(R, 0.0);
+    region_purchases_.assign(R, 0.0);
     double household_platform = 0.0;
     for (std::size_t b = 0; b < blocks; ++b) {
-      for (std::size_t r = 0; r < R; ++r) coop_demand[r] += block_scratch_[b * W + r];
-      household_platform += block_scratch_[b * W + R];
+      for (std::size_t r = 0; r < R; ++r) {
+        coop_demand[r] += block_scratch_[b * W2 + r];
+        region_purchases_[r] += block_scratch_[b * W2 + R + 1 + r];
+      }
+      household_platform += block_scratch_[b * W2 + R];
     }
     double household_coop = 0.0;
     for (double x : coop_demand) household_coop += x;
@@ -2190,7 +2200,7 @@ class Economy final : public sim::Model {
       const double to_coops = public_coop[r] * region_fill[r];
       region_balance_[r] -= to_platforms + to_coops;
       region_spending_[r] += to_platforms + to_coops;
-      region_purchases_[r] = coop_demand[r] + public_coop[r] + public_platform[r];
+      region_purchases_[r] += coop_demand[r] + public_coop[r] + public_platform[r];
       coop_pool[r] += to_coops;
       platform_pool += to_platforms;
       move(procurement_f_, regions_s_, platforms_s_, to_platforms);
@@ -2345,6 +2355,19 @@ class Economy final : public sim::Model {
     const double cap = p_.throughput_cap.at(t);
     permit_price_ = cap > 0 ? std::max(0.0, permit_price_ + p_.permit_adjustment * (taken / (cap * throughput_open_) - 1.0))
                             : 0.0;
+
+    // Co-financing: the national state pays its share of the regions' lever spending.
+    double cofinancing = 0.0;
+    for (std::size_t r = 0; r < R_; ++r) {
+      const double x = p_.national_cofinancing * region_spending_[r];
+      region_balance_[r] += x;
+      region_revenue_[r] += x;
+      cofinancing += x;
+    }
+    state_ -= cofinancing;
+    national_spending_ += cofinancing;
+    flows.add(cofinancing_f_, state_s_, -cofinancing);
+    flows.add(cofinancing_f_, regions_s_, cofinancing);
 
     // Fiscal rules: the national income tax and each regional tax move toward their targets.
     const double gdp = platform_sales + coop_sales + last_.public_wages;
@@ -2585,7 +2608,7 @@ class Economy final : public sim::Model {
   sim::FlowId wages_f_, coop_pay_f_, gig_pay_f_, jg_wages_f_, purchases_f_, procurement_f_, investment_f_,
       income_tax_f_, regional_tax_f_, wealth_tax_f_, platform_tax_f_, benefits_f_, basic_income_f_, care_income_f_,
       dividends_f_, licence_fees_f_, commons_pay_f_, pcp_grants_f_, permits_f_, throughput_dividend_f_,
-      coop_capital_f_, loans_f_, repayment_f_, dissolution_f_;
+      coop_capital_f_, loans_f_, repayment_f_, dissolution_f_, cofinancing_f_;
 };
 
 }  // namespace
@@ -2630,7 +2653,7 @@ sim::ModelSpec spec() {
                   "procurement", "investment",  "income_tax",    "regional_tax",        "wealth_tax",
                   "platform_tax", "benefits",   "basic_income",  "care_income",         "dividends",
                   "licence_fees", "commons_pay", "pcp_grants",   "permits",             "throughput_dividend",
-                  "coop_capital", "loans",      "loan_repayment", "dissolution"};
+                  "coop_capital", "loans",      "loan_repayment", "dissolution",         "cofinancing"};
   s.time_name = "year";
   s.time_units = "years";
   s.check_params = [](const sim::ParamValues& p) {
