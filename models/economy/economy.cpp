@@ -520,7 +520,7 @@ sim::ParamTable parameters() {
           .describe("Commoning pays for co-op members and for those with at least this share of income from the commons")
           .cite("ECONOMY.md"),
       ParamSpec::real("economy.propensity_noise", 0.01).range(0.0, 1.0)
-          .describe("Standard deviation of the monthly normal noise in pi (kept in [0, 1])"),
+          .describe("Standard deviation of the monthly uniform noise in pi (kept in [0, 1])"),
       ParamSpec::integer("economy.network_degree", 6).with_unit("links").range(1, 64)
           .describe("Neighbours each commoner looks at in the social network"),
       ParamSpec::real("economy.network_rewire", 0.1).range(0.0, 1.0)
@@ -2498,6 +2498,7 @@ class Economy final : public sim::Model {
   // least experience_threshold of their gross income from the commons.
   void update_propensity(sim::StepContext& c) {
     neighbour_norms();
+    const double noise_half_width = std::sqrt(3.0) * p_.propensity_noise;
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
       for (std::size_t i = begin; i < end; ++i) {
         const std::int32_t e = employer_[i];
@@ -2507,8 +2508,9 @@ class Economy final : public sim::Model {
         double x = propensity_[i] + p_.norm_influence * (neighbour_mean_[i] - propensity_[i]) +
                    (pays ? p_.experience_influence * (1.0 - propensity_[i]) : 0.0);
         if (p_.propensity_noise > 0) {
+          // Uniform noise with standard deviation propensity_noise: one draw, no transcendental.
           sim::Rng rng{seed_, Stream::PropensityNoise, u(c.step), i};
-          x += rng.normal(0.0, p_.propensity_noise);
+          x += noise_half_width * (2.0 * rng.u01() - 1.0);
         }
         propensity_next_[i] = std::clamp(x, 0.0, 1.0);
       }
