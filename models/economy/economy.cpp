@@ -1385,16 +1385,10 @@ class Economy final : public sim::Model {
       const double c0 = p_.subsistence * (1.0 - relief(region_[i]));
       money_[i] = std::max(0.0, ((1.0 - p_.mpc_income) * net_income_[i] - c0) / p_.mpc_wealth);
     }
-    // The co-op bias: households' spending on co-ops (consumption = income) matches co-op sales.
-    const double platform_utility = platform_utility_now();
-    double lo = -50.0, hi = 50.0;
-    for (int it = 0; it < 100; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      double coop_spend = 0.0;
-      for (std::size_t i = 0; i < n_; ++i) coop_spend += net_income_[i] * coop_probability(i, platform_utility, mid);
-      (coop_spend < coop_sales ? lo : hi) = mid;
-    }
-    coop_bias_ = 0.5 * (lo + hi);
+    // The co-op bias: households' spending on co-ops (consumption = income) matches co-op
+    // sales. f(bias) = sum y_i / (1 + exp(a_i - bias)) - sales is increasing in the bias: Newton
+    // steps, kept inside a shrinking bracket (bisection when a step leaves it).
+    coop_bias_ = solve_coop_bias(coop_sales);
     double household_spending = 0.0;
     for (std::size_t i = 0; i < n_; ++i) household_spending += net_income_[i];
     double hhi = 0.0;
@@ -1465,10 +1459,32 @@ class Economy final : public sim::Model {
            p_.network_effect * std::log(1.0 + static_cast<double>(K_) * largest);
   }
 
-  double coop_probability(std::size_t i, double platform_utility, double bias) const {
-    const double coop = -p_.price_sensitivity * std::log(coop_price()) +
-                        p_.ethical_preference * (propensity_[i] - 0.5) + bias;
-    return 1.0 / (1.0 + std::exp(platform_utility - coop));
+  // U_p - U_c,i without the commoner's own term: computed once a step.
+  double logit_base(double platform_utility, double bias) const {
+    return platform_utility + p_.price_sensitivity * std::log(coop_price()) - bias;
+  }
+  double coop_probability(std::size_t i, double base) const {
+    return 1.0 / (1.0 + std::exp(base - p_.ethical_preference * (propensity_[i] - 0.5)));
+  }
+
+  double solve_coop_bias(double target) const {
+    const double base0 = logit_base(platform_utility_now(), 0.0);
+    double lo = -50.0, hi = 50.0, bias = 0.0;
+    for (int it = 0; it < 60; ++it) {
+      double f = -target, slope = 0.0;
+      for (std::size_t i = 0; i < n_; ++i) {
+        const double q = coop_probability(i, base0 - bias);
+        f += net_income_[i] * q;
+        slope += net_income_[i] * q * (1.0 - q);
+      }
+      if (std::abs(f) <= 1e-13 * std::max(1.0, target)) break;
+      (f < 0 ? lo : hi) = bias;
+      double next = slope > 0 ? bias - f / slope : 0.5 * (lo + hi);
+      if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+      if (next == bias) break;
+      bias = next;
+    }
+    return bias;
   }
 
   double consumer_price() const {
@@ -2076,7 +2092,7 @@ class Economy final : public sim::Model {
 
   void spend(sim::StepContext& c) {
     const std::size_t P = producers(), R = R_;
-    const double platform_utility = platform_utility_now();
+    const double base = logit_base(platform_utility_now(), coop_bias_);
     const std::size_t blocks = sim::block_count(n_);
     std::vector<double>& c0 = region_a_;
     c0.assign(R, 0.0);
@@ -2092,7 +2108,7 @@ class Economy final : public sim::Model {
         const double before = money_[i] - net_income_[i];
         const double want = c0[region_[i]] + p_.mpc_income * net_income_[i] + p_.mpc_wealth * std::max(0.0, before);
         consumption_[i] = std::clamp(want, 0.0, std::max(0.0, money_[i]));
-        coop_part_[i] = static_cast<float>(coop_probability(i, platform_utility, coop_bias_));
+        coop_part_[i] = static_cast<float>(coop_probability(i, base));
         d[R] += consumption_[i] * (1.0 - coop_part_[i]);
         d[region_[i]] += consumption_[i] * coop_part_[i];
         d[R + 1 + region_[i]] += consumption_[i] * (1.0 - coop_part_[i]);
