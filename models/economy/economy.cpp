@@ -15,7 +15,7 @@
 //   time     wage, gig, co-op, commons, care, leisure hours f32 x 6                        24
 //   scratch  consumption f64 8, co-op part f32 4, neighbour mean f64 8, propensity next
 //            f64 8, staff list u32 4, unemployed and switcher lists u32 8                  40
-//   network  (when the social network is built) degree x u32                        4 x degree
+//   network  degree x u32 links (network.hpp)                                    4 x degree
 //   total    120 + 4 x degree (144 at degree 6); measure() sorts copies (16 B transient)
 #include "models/economy/economy.hpp"
 
@@ -30,6 +30,9 @@
 #include <utility>
 #include <vector>
 
+#include "models/economy/io_table.hpp"
+#include "models/economy/network.hpp"
+#include "models/economy/policy_learning.hpp"
 #include "sim/error.hpp"
 #include "sim/parallel.hpp"
 #include "sim/rng.hpp"
@@ -49,8 +52,7 @@ enum class Stream : std::uint64_t {
   CoopFounding = 307,    // how many co-ops are founded in a region, and by whom
   PropensityNoise = 308, // the small noise in each commoner's propensity
   PlatformEntry = 309,   // whether a platform enters
-  PolicyLearning = 310,  // whether a region adopts a neighbour's package
-};
+};  // 320-322: the social network and policy learning (network.hpp, policy_learning.hpp)
 
 // employer_ codes; co-op slot j is producer platforms + j, platform k is k.
 constexpr std::int32_t unemployed = -1;
@@ -163,8 +165,9 @@ struct Params {
   double norm_influence, experience_influence, experience_threshold, propensity_noise;
   std::int64_t network_degree;
   double network_rewire, network_cross_region;
-  std::int64_t policy_learning_every;
+  std::int64_t policy_learning_every, policy_long_links;
   double policy_learning_rate, policy_learning_margin;
+  std::array<double, 6> demand_shares;
   // Regional levers: defaults for every region, then the overrides.
   std::array<sim::Schedule, LeverCount> regional;
   std::vector<RegionOverride> region_policy;
@@ -265,8 +268,14 @@ struct Params {
         network_rewire(p.real("economy.network_rewire")),
         network_cross_region(p.real("economy.network_cross_region")),
         policy_learning_every(p.integer("economy.policy_learning_every")),
+        policy_long_links(p.integer("economy.policy_long_links")),
         policy_learning_rate(p.real("economy.policy_learning_rate")),
-        policy_learning_margin(p.real("economy.policy_learning_margin")) {
+        policy_learning_margin(p.real("economy.policy_learning_margin")),
+        demand_shares{p.real("economy.demand_share_food"), p.real("economy.demand_share_housing"),
+                      p.real("economy.demand_share_goods"), p.real("economy.demand_share_digital"),
+                      p.real("economy.demand_share_care"), p.real("economy.demand_share_energy")} {
+    const double total = std::accumulate(demand_shares.begin(), demand_shares.end(), 0.0);
+    for (auto& x : demand_shares) x /= total;
     for (std::size_t l = 0; l < LeverCount; ++l) regional[l] = p.schedule(std::string("economy.") + lever_names[l]);
     region_policy = parse_region_policy(p.text("economy.region_policy"), regions);
   }
@@ -532,8 +541,26 @@ sim::ParamTable parameters() {
           .describe("Regions compare well-being with their neighbours this often").cite("ECONOMY.md"),
       ParamSpec::real("economy.policy_learning_rate", 0.5).range(0.0, 1.0)
           .describe("Probability that a region adopts the package of a neighbour doing clearly better").cite("ECONOMY.md"),
-      ParamSpec::real("economy.policy_learning_margin", 0.01).range(0.0, 1.0)
-          .describe("Well-being margin by which a neighbour must do better for its package to be adopted"),
+      ParamSpec::real("economy.policy_learning_margin", 0.015).range(0.0, 1.0)
+          .describe("Relative margin: a neighbour does clearly better when its well-being exceeds the region's by this share")
+          .cite("Shipan & Volden 2008, Am. J. Polit. Sci. 52(4)"),
+      ParamSpec::integer("economy.policy_long_links", 0).with_unit("links").range(0, 1000000)
+          .describe("Long links between cities added to the ring of cities that compare their well-being"),
+      // ---- final demand by sector (input-output throughput)
+      ParamSpec::real("economy.demand_share_food", 0.17).range(0.0, 1.0)
+          .describe("Share of private final demand for food (shares are normalised to sum 1)")
+          .cite("Eurostat household budget survey, COICOP shares, EU-27 2020, rounded"),
+      ParamSpec::real("economy.demand_share_housing", 0.22).range(0.0, 1.0)
+          .describe("Share of private final demand for housing").cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_goods", 0.30).range(0.0, 1.0)
+          .describe("Share of private final demand for manufactured goods (investment is all goods)")
+          .cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_digital", 0.12).range(0.0, 1.0)
+          .describe("Share of private final demand for digital services").cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_care", 0.10).range(0.0, 1.0)
+          .describe("Share of private final demand for care (public care is all care)").cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_energy", 0.09).range(0.0, 1.0)
+          .describe("Share of private final demand for energy").cite("Eurostat HBS, rounded"),
   };
 }
 
@@ -543,7 +570,8 @@ enum Series : std::size_t {
   Top10Wealth, Top1Wealth, HoursWage, HoursGig, HoursCoop, HoursCommons, HoursCare, HoursLeisure, CareGap,
   KnowledgeStock, UrbanCommons, Throughput, ResourceStock, StateDeficit, PublicDebt, Wellbeing, MeanPropensity,
   Coops, Platforms, PartnerRegions, Wage, Cpi, IncomeTax, CoopMeanSize, JobGuaranteeShare, PermitPrice,
-  LoansOutstanding, SeriesCount
+  LoansOutstanding, ThroughputFood, ThroughputHousing, ThroughputGoods, ThroughputDigital, ThroughputCare,
+  ThroughputEnergy, SeriesCount
 };
 
 std::vector<sim::SeriesSpec> series() {
@@ -591,6 +619,12 @@ std::vector<sim::SeriesSpec> series() {
       {"job_guarantee_share", "1", "Share of commoners in the job guarantee"},
       {"permit_price", "1", "Throughput permit price as a share of unit labour cost (0 without a binding cap)"},
       {"loans_outstanding", "credits", "Co-op loans not yet repaid"},
+      {"throughput_food", "1", "Throughput extracted for food (input-output table: direct and through inputs)"},
+      {"throughput_housing", "1", "Throughput extracted for housing"},
+      {"throughput_goods", "1", "Throughput extracted for manufactured goods"},
+      {"throughput_digital", "1", "Throughput extracted for digital services"},
+      {"throughput_care", "1", "Throughput extracted for care"},
+      {"throughput_energy", "1", "Throughput extracted for energy"},
   };
 }
 
@@ -729,6 +763,10 @@ class Economy final : public sim::Model {
         dissolution_f_(init.ledger.flow("dissolution")),
         cofinancing_f_(init.ledger.flow("cofinancing")) {
     draw_commoners();
+    network_ = std::make_unique<Network>(seed_, region_, R_, static_cast<unsigned>(p_.network_degree),
+                                         p_.network_rewire, p_.network_cross_region);
+    if (R_ > 1) cities_ = region_ring_adjacency(R_, static_cast<std::size_t>(p_.policy_long_links), seed_);
+    else cities_.assign(1, {});
     open_steady_state();
     init.ledger.open(money_in_accounts());
   }
@@ -856,6 +894,7 @@ class Economy final : public sim::Model {
     v[JobGuaranteeShare] = all.job_guarantee;
     v[PermitPrice] = permit_price_;
     v[LoansOutstanding] = std::accumulate(coop_loan_.begin(), coop_loan_.end(), 0.0);
+    for (std::size_t k = 0; k < 6; ++k) v[ThroughputFood + k] = sector_throughput_[k];
   }
 
   void measure_regions(std::span<double> v) override {
@@ -955,6 +994,7 @@ class Economy final : public sim::Model {
                                                resource_, commons_fund_, hours_now_});
     const auto flows = last_.as_array();
     s.put("state.last", std::vector<double>(flows.begin(), flows.end()));
+    s.put("state.sector_throughput", std::vector<double>(sector_throughput_.begin(), sector_throughput_.end()));
   }
 
   void restore(const sim::State& s) override {
@@ -1015,6 +1055,9 @@ class Economy final : public sim::Model {
     std::vector<double> flows(Flows::count);
     s.get("state.last", flows);
     last_ = Flows::from(flows);
+    std::vector<double> sectors(6);
+    s.get("state.sector_throughput", sectors);
+    std::copy(sectors.begin(), sectors.end(), sector_throughput_.begin());
     recount_staff();
     region_propensity();
   }
@@ -1404,6 +1447,18 @@ class Economy final : public sim::Model {
     output_open_ = output;
     throughput_open_ = p_.resource_pressure * p_.resource_growth / 4.0;
     last_.throughput = throughput_open_;
+    {
+      double invested = 0.0, platform_price = 0.0;
+      for (std::size_t k = 0; k < K_; ++k) {
+        invested += pending_investment_[k];
+        platform_price += spending_[k] * price_[k];
+      }
+      invest_real_ = invested / platform_price;
+      const auto material = material_by_sector(output, 0.0, invest_real_);
+      material_open_ = material.sum();
+      for (std::size_t k = 0; k < 6; ++k)
+        sector_throughput_[k] = throughput_open_ * material[static_cast<Eigen::Index>(k)] / material_open_;
+    }
     for (std::size_t k = 0; k < K_; ++k) {
       const double v = sales_[k] * (1.0 - std::pow(1.0 + knowledge_, -p_.knowledge_elasticity));
       last_.value_captured += v;
@@ -2222,6 +2277,7 @@ class Economy final : public sim::Model {
       move(procurement_f_, regions_s_, platforms_s_, to_platforms);
       move(procurement_f_, regions_s_, coops_s_, to_coops);
       public_total += to_platforms + to_coops;
+      care_real_ += coop_price() > 0 ? package_[r][PublicCare] * region_need(r) * care_hour_cost * region_fill[r] / coop_price() : 0.0;
       // Care delivered this month covers the need next month, with the job guarantee's care hours.
       care_coverage_[r] = pk_care_coverage(r, public_coop[r] > 0 ? region_fill[r] : 0.0, c.step);
     }
@@ -2243,6 +2299,10 @@ class Economy final : public sim::Model {
     }
     move(investment_f_, coops_s_, platforms_s_, equipment);
     platform_pool += invested + equipment;
+    double platform_price = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) platform_price += split_[k] * price_[k];
+    invest_real_ = platform_price > 0 ? (invested + equipment) / platform_price : 0.0;
+    care_real_ = 0.0;
 
     // The pools go to the producers: each receives its demand times its fill.
     std::fill(sales_.begin(), sales_.end(), 0.0);
@@ -2315,6 +2375,18 @@ class Economy final : public sim::Model {
 
   // ------------------------------------------------------------------ profits, throughput, the state
 
+  // Materials extracted by sector: final demand y (private real output by the demand shares,
+  // public care to care, investment and co-op equipment to goods) through the Leontief inverse,
+  // at the efficiency ((1 + K)/2)^e that the knowledge commons gives.
+  Eigen::VectorXd material_by_sector(double real_output, double care, double investment) const {
+    Eigen::VectorXd y(6);
+    const double priv = std::max(0.0, real_output - care - investment);
+    for (std::size_t k = 0; k < 6; ++k) y[static_cast<Eigen::Index>(k)] = priv * p_.demand_shares[k];
+    y[4] += care;
+    y[2] += investment;
+    return io_.material(y, std::pow((1.0 + knowledge_) / 2.0, p_.material_efficiency));
+  }
+
   void settle_profits(sim::StepContext& c) {
     const std::int64_t t = c.step;
     const double tax_rate = p_.platform_tax.at(t);
@@ -2363,9 +2435,11 @@ class Economy final : public sim::Model {
 
     // Throughput: real output through the material intensity, which falls as K grows; the
     // resource regrows logistically (as in cpr) and is drawn down.
-    const double intensity = std::pow((1.0 + knowledge_) / 2.0, -p_.material_efficiency);
-    const double wanted = throughput_open_ * last_.real_output / output_open_ * intensity;
+    const auto material = material_by_sector(last_.real_output, care_real_, invest_real_);
+    const double total = material.sum();
+    const double wanted = throughput_open_ * total / material_open_;
     const double taken = std::min(wanted, resource_);
+    for (std::size_t k = 0; k < 6; ++k) sector_throughput_[k] = total > 0 ? taken * material[static_cast<Eigen::Index>(k)] / total : 0.0;
     resource_ = std::clamp(resource_ + p_.resource_growth * resource_ * (1.0 - resource_) - taken, 0.0, 1.0);
     last_.throughput = taken;
     const double cap = p_.throughput_cap.at(t);
@@ -2535,20 +2609,16 @@ class Economy final : public sim::Model {
     region_propensity();
   }
 
-  // The norms each commoner sees: the mean propensity of the region (the social network's
-  // neighbour mean takes this place when the network is built).
-  void neighbour_norms() {
-    region_propensity();
-    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
-      for (std::size_t i = begin; i < end; ++i) neighbour_mean_[i] = region_pi_[region_[i]];
-    });
-  }
+  // The norms each commoner sees: the mean propensity of its neighbours in the social network
+  // (a small world inside each region with a few links across; network.hpp).
+  void neighbour_norms() { network_->neighbour_mean(propensity_, neighbour_mean_); }
 
   // ------------------------------------------------------------------ policy learning
 
-  // Every policy_learning_every months each region compares its well-being with its
-  // neighbouring regions (a ring of cities) and, with probability policy_learning_rate, adopts
-  // the package of the best neighbour when that one does better by more than the margin.
+  // Every policy_learning_every months each region compares its well-being with the cities it
+  // is linked to (a ring, plus policy_long_links long links) and, with probability
+  // policy_learning_rate, adopts the package of the best one that does better by more than the
+  // relative margin (policy_learning.hpp: simultaneous, success-biased imitation).
   void learn_policies(sim::StepContext& c) {
     std::vector<double> wellbeing(R_);
     std::vector<std::uint32_t> members;
@@ -2557,20 +2627,17 @@ class Economy final : public sim::Model {
       for (std::size_t i = r; i < n_; i += R_) members.push_back(static_cast<std::uint32_t>(i));
       wellbeing[r] = this->wellbeing(group_stats(members));
     }
-    std::vector<Package> next = package_;
-    std::vector<std::uint8_t> adopted = adopted_;
+    const auto source = choose_policy_sources(wellbeing, cities_, p_.policy_learning_margin,
+                                              p_.policy_learning_rate, seed_, u(c.step));
+    std::vector<PolicyPackage> packages(R_);
+    for (std::size_t r = 0; r < R_; ++r)
+      for (std::size_t l = 0; l < LeverCount; ++l) packages[r].set(lever_names[l], package_[r][l]);
+    adopt_policies(source, packages);
     for (std::size_t r = 0; r < R_; ++r) {
-      std::size_t best = r;
-      for (std::size_t s : {(r + R_ - 1) % R_, (r + 1) % R_})
-        if (wellbeing[s] > wellbeing[best]) best = s;
-      if (best == r || wellbeing[best] - wellbeing[r] <= p_.policy_learning_margin) continue;
-      sim::Rng rng{seed_, Stream::PolicyLearning, u(c.step), r};
-      if (!rng.bernoulli(p_.policy_learning_rate)) continue;
-      next[r] = package_[best];
-      adopted[r] = 1;
+      if (source[r] == r) continue;
+      for (std::size_t l = 0; l < LeverCount; ++l) package_[r][l] = packages[r].at(lever_names[l]);
+      adopted_[r] = 1;
     }
-    package_ = std::move(next);
-    adopted_ = std::move(adopted);
   }
 
   // ------------------------------------------------------------------ members
@@ -2579,6 +2646,11 @@ class Economy final : public sim::Model {
   std::uint64_t seed_;
   std::size_t n_, R_, K_;
   sim::Ledger* ledger_;
+  std::unique_ptr<Network> network_;  // the commoners' social network (4 x degree bytes each)
+  RegionAdjacency cities_;            // which cities compare their well-being
+  ::models::economy::Throughput io_{IoTable::standard()};
+  std::array<double, 6> sector_throughput_{};
+  double material_open_ = 1.0, care_real_ = 0.0, invest_real_ = 0.0;
   // Commoners (columns). Drawn from the seed:
   std::vector<std::uint32_t> region_;
   std::vector<float> skill_, care_need_;
@@ -2665,7 +2737,9 @@ sim::ModelSpec spec() {
                {"economy.CoopFounding", static_cast<std::uint64_t>(Stream::CoopFounding)},
                {"economy.PropensityNoise", static_cast<std::uint64_t>(Stream::PropensityNoise)},
                {"economy.PlatformEntry", static_cast<std::uint64_t>(Stream::PlatformEntry)},
-               {"economy.PolicyLearning", static_cast<std::uint64_t>(Stream::PolicyLearning)}};
+               {"economy.NetworkLinks", static_cast<std::uint64_t>(NetworkStream::Links)},
+               {"economy.PolicyAdoption", static_cast<std::uint64_t>(PolicyStream::Adoption)},
+               {"economy.CityLinks", static_cast<std::uint64_t>(PolicyStream::CityLinks)}};
   s.sectors = {"commoners", "platforms", "coops", "state", "regions", "commons_fund"};
   s.flow_types = {"wages",      "coop_pay",     "gig_pay",       "job_guarantee_wages", "purchases",
                   "procurement", "investment",  "income_tax",    "regional_tax",        "wealth_tax",
@@ -2686,6 +2760,16 @@ sim::ModelSpec spec() {
       throw sim::InputError("economy.commoners = " + p.text("economy.commoners") +
                             " is fewer than economy.regions = " + p.text("economy.regions"));
     parse_region_policy(p.text("economy.region_policy"), static_cast<std::size_t>(p.integer("economy.regions")));
+    double shares = 0.0;
+    for (const char* k : {"food", "housing", "goods", "digital", "care", "energy"})
+      shares += p.real(std::string("economy.demand_share_") + k);
+    if (shares <= 0.0) throw sim::InputError("economy.demand_share_*: the six demand shares are all 0");
+    const auto R = static_cast<double>(p.integer("economy.regions"));
+    const double ring = R < 2 ? 0.0 : (R == 2 ? 1.0 : R);
+    if (static_cast<double>(p.integer("economy.policy_long_links")) > R * (R - 1.0) / 2.0 - ring)
+      throw sim::InputError("economy.policy_long_links = " + p.text("economy.policy_long_links") +
+                            " exceeds the pairs of cities not already on the ring (" +
+                            sim::format_real(R * (R - 1.0) / 2.0 - ring) + ")");
   };
   s.make = [](const sim::ModelInit& init) { return std::make_unique<Economy>(init); };
   return s;
