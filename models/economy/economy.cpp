@@ -1395,6 +1395,7 @@ class Economy final : public sim::Model {
         gross_income_[i] = pay;
         commons_income_[i] = static_cast<float>(e >= 0 && is_coop(static_cast<std::size_t>(e)) ? pay : 0.0);
       }
+      compute_living_gap();
       for (std::size_t i = 0; i < n_; ++i) time_use(i, 0);
       const double paid_out = allocate_gig_tasks(0, nullptr);
       for (std::size_t i = 0; i < n_; ++i) gross_income_[i] += gig_pay_[i];
@@ -1562,7 +1563,7 @@ class Economy final : public sim::Model {
     const double cap = paid > 0 ? p_.care_capacity : p_.time_budget;
     const double care = std::max(0.0, std::min({own_need, cap, p_.time_budget - paid}));
     const double free = p_.time_budget - care - paid;
-    const bool short_of_living = net_income_[i] + relief_value(region_[i]) < p_.living_income * cpi_;
+    const bool short_of_living = net_income_[i] < living_gap_[region_[i]];
     const double gig = short_of_living ? p_.gig_free_share * free : 0.0;
     const double commons = propensity_[i] * p_.commons_time_share * (free - gig);
     h_care_[i] = static_cast<float>(care);
@@ -1871,7 +1872,14 @@ class Economy final : public sim::Model {
 
   // ------------------------------------------------------------------ time, gig tasks, commons
 
+  // Disposable income below which a commoner of region r is short of a living income.
+  void compute_living_gap() {
+    living_gap_.resize(R_);
+    for (std::size_t r = 0; r < R_; ++r) living_gap_[r] = p_.living_income * cpi_ - relief_value(r);
+  }
+
   void allocate_time(sim::StepContext& c) {
+    compute_living_gap();
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
       for (std::size_t i = begin; i < end; ++i) time_use(i, c.step);
     });
@@ -2589,7 +2597,10 @@ class Economy final : public sim::Model {
   void update_propensity(sim::StepContext& c) {
     neighbour_norms();
     const double noise_half_width = std::sqrt(3.0) * p_.propensity_noise;
-    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
+    // One generator per block of commoners (block boundaries depend only on n, never on the
+    // threads), drawn in index order: a quarter of the Philox calls of one per commoner.
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
+      sim::Rng rng{seed_, Stream::PropensityNoise, u(c.step), b};
       for (std::size_t i = begin; i < end; ++i) {
         const std::int32_t e = employer_[i];
         const bool member = e >= 0 && is_coop(static_cast<std::size_t>(e));
@@ -2597,11 +2608,8 @@ class Economy final : public sim::Model {
                                      commons_income_[i] >= p_.experience_threshold * gross_income_[i]);
         double x = propensity_[i] + p_.norm_influence * (neighbour_mean_[i] - propensity_[i]) +
                    (pays ? p_.experience_influence * (1.0 - propensity_[i]) : 0.0);
-        if (p_.propensity_noise > 0) {
-          // Uniform noise with standard deviation propensity_noise: one draw, no transcendental.
-          sim::Rng rng{seed_, Stream::PropensityNoise, u(c.step), i};
-          x += noise_half_width * (2.0 * rng.u01() - 1.0);
-        }
+        // Uniform noise with standard deviation propensity_noise: one draw, no transcendental.
+        if (p_.propensity_noise > 0) x += noise_half_width * (2.0 * rng.u01() - 1.0);
         propensity_next_[i] = std::clamp(x, 0.0, 1.0);
       }
     });
@@ -2692,7 +2700,7 @@ class Economy final : public sim::Model {
   std::vector<double> coop_rate_, demand_, fill_, split_, fill_capacity_, closing_share_, gig_block_totals_;
   std::vector<std::uint8_t> closing_;
   std::vector<double> region_a_, region_b_, region_c_, region_d_, region_e_, region_f_, region_g_;
-  std::vector<double> region_spending_, region_revenue_, region_income_;
+  std::vector<double> region_spending_, region_revenue_, region_income_, living_gap_;
   double national_spending_ = 0.0, national_revenue_ = 0.0;
   sim::SectorId commoners_s_, platforms_s_, coops_s_, state_s_, regions_s_, fund_s_;
   sim::FlowId wages_f_, coop_pay_f_, gig_pay_f_, jg_wages_f_, purchases_f_, procurement_f_, investment_f_,
