@@ -505,7 +505,7 @@ sim::ParamTable parameters() {
       ParamSpec::real("economy.material_efficiency", 0.3).range(0.0, 10.0)
           .describe("Material intensity falls as ((1 + K) / 2)^-e: knowledge makes production lighter"),
       // ---- co-ops
-      ParamSpec::real("economy.coop_founding_rate", 0.00005).with_unit("1/(commoner month)").range(0.0, 1.0)
+      ParamSpec::real("economy.coop_founding_rate", 0.00007).with_unit("1/(commoner month)").range(0.0, 1.0)
           .describe("lambda_f: co-ops founded per month in region r ~ Poisson(lambda_f N_r mean(pi)^2 (1 + loans + regulation))")
           .cite("ECONOMY.md"),
       ParamSpec::integer("economy.founders", 3).with_unit("commoners").range(1, 1000)
