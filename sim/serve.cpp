@@ -689,6 +689,7 @@ json Server::run_json(Run& run, std::size_t from_record, bool full) {
   json j = {{"id", run.id},
             {"kind", run.ensemble ? "ensemble" : "run"},
             {"state", run.state},
+            {"version", run.version},
             {"error", run.error},
             {"model", run.model->name},
             {"scenario", run.scenario_id},

@@ -133,13 +133,15 @@ function paramRow(p) {
     box.checked = value === 'true';
     box.onchange = () => commit(box.checked ? 'true' : 'false');
     control.appendChild(box);
-  } else if (p.kind === 'choice' && !isSchedule(value)) {
+  } else if (p.kind === 'choice') {
+    // A schedule (e.g. 0:open_access, 400:commons) stays selectable beside the plain choices.
     const sel = document.createElement('select');
     sel.id = id;
     sel.className = 'wide';
-    for (const c of p.choices) {
+    const options = (isSchedule(value) ? [[value, `schedule: ${value}`]] : []).concat(p.choices.map((c) => [c, c]));
+    for (const [v, label] of options) {
       const o = document.createElement('option');
-      o.value = c; o.textContent = c;
+      o.value = v; o.textContent = label;
       sel.appendChild(o);
     }
     sel.value = value;
@@ -160,7 +162,7 @@ function paramRow(p) {
       };
       slider.min = toSlider(p.min);
       slider.max = toSlider(p.max);
-      slider.step = log ? 0.01 : p.kind === 'integer' && p.max - p.min <= 1000 ? 1 : (p.max - p.min) / 200;
+      slider.step = log ? 0.01 : p.kind === 'integer' && p.max - p.min <= 1000 ? 1 : 'any';
       slider.value = toSlider(Number(value));
       slider.oninput = () => { text.value = fromSlider(Number(slider.value)); };
       slider.onchange = () => commit(text.value);
@@ -221,7 +223,7 @@ async function setValue(p, text, row) {
   }
   try {
     const r = await api('POST', `/api/runs/${S.run.id}/lever`, { name: p.name, value: text });
-    S.run.changes = r.changes;
+    update(S.run, r);
     say(`${p.name} = ${text} from step ${r.changes[r.changes.length - 1].step} on.`, true);
     drawCharts();
   } catch (e) {
@@ -272,7 +274,7 @@ function listen(run) {
     if (S.run !== run) { es.close(); return; }
     const d = JSON.parse(ev.data);
     run.records = run.records.slice(0, d.from).concat(d.records);
-    run.state = d.state; run.step = d.step; run.changes = d.changes;
+    update(run, d);
     if (d.error) say(`The run failed: ${d.error}`);
     if (d.state !== 'running' && d.state !== 'paused') { es.close(); if (S.source === es) S.source = null; }
     showStatus();
@@ -281,6 +283,15 @@ function listen(run) {
   es.onerror = () => {
     if (run.state !== 'running' && run.state !== 'paused') es.close();
   };
+}
+
+// Takes a run's state from the server unless a newer one arrived already.
+function update(run, d) {
+  if (d.version < (run.version || 0)) return;
+  run.version = d.version;
+  run.state = d.state;
+  if (d.step !== undefined) run.step = d.step;
+  if (d.changes) run.changes = d.changes;
 }
 
 async function newRun(start) {
@@ -304,8 +315,7 @@ async function act(fn) {
 
 async function onRun() {
   if (live() && S.run.state === 'paused') {
-    await api('POST', `/api/runs/${S.run.id}/control`, { action: 'run', speed: Number($('speed').value) });
-    S.run.state = 'running';
+    update(S.run, await api('POST', `/api/runs/${S.run.id}/control`, { action: 'run', speed: Number($('speed').value) }));
     if (!S.source) listen(S.run);
   } else if (!live()) {
     await newRun(true);
@@ -313,13 +323,12 @@ async function onRun() {
 }
 
 async function onPause() {
-  if (live()) { await api('POST', `/api/runs/${S.run.id}/control`, { action: 'pause' }); }
+  if (live()) update(S.run, await api('POST', `/api/runs/${S.run.id}/control`, { action: 'pause' }));
 }
 
 async function onStep() {
   if (!live()) await newRun(false);
-  await api('POST', `/api/runs/${S.run.id}/control`, { action: 'step' });
-  S.run.state = 'running';
+  update(S.run, await api('POST', `/api/runs/${S.run.id}/control`, { action: 'step' }));
   if (!S.source) listen(S.run);
 }
 
@@ -473,7 +482,7 @@ function chartCard(container, spec, onPng) {
 
 function lines() {
   // Which lines the charts show now.
-  const out = [{ key: 'A', label: S.run ? `A (run ${S.run.id})` : 'A', color: COLORS.A }];
+  const out = [{ key: 'A', label: 'A (now)', color: COLORS.A }];
   if (S.B && S.B.model === S.model.name) out.push({ key: 'B', label: S.B.label, color: COLORS.B, dash: [6, 4] });
   if (S.E && S.E.result && S.E.model === S.model.name) out.push({ key: 'E', label: `ensemble median (${S.E.replicas})`, color: COLORS.E });
   return out;
@@ -503,13 +512,18 @@ function buildCharts() {
       width: chartWidth(card), height: 230,
       scales: { x: { time: false } },
       series, bands,
-      axes: [{ label: `${S.model.time_name}${S.model.time_units !== '1' ? ` (${S.model.time_units})` : ''}` }, { size: 60 }],
+      axes: [{ label: timeLabel(S.model) }, { size: 60 }],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
     };
     entry.u = new uPlot(opts, chartData(name, shown), card.querySelector('.plot'));
     S.charts.push(entry);
   }
+}
+
+function timeLabel(model) {
+  const u = model.time_units;
+  return u && u !== '1' && u !== model.time_name ? `${model.time_name} (${u})` : model.time_name;
 }
 
 function chartData(name, shown) {
@@ -600,11 +614,10 @@ async function becomeParticipant(d) {
   history.replaceState(null, '', `?scenario=${encodeURIComponent(S.scenario.id)}${roomQuery()}`);
 }
 
-function roomDialog() {
+function roomDialog(code) {
   $('room-error').textContent = '';
   $('open-room').hidden = S.info.network_client;
-  const q = new URLSearchParams(location.search).get('room');
-  if (q && !$('join-code').value) $('join-code').value = q;
+  if (typeof code === 'string' && code && !$('join-code').value) $('join-code').value = code;
   $('room-dialog').showModal();
 }
 
@@ -682,7 +695,7 @@ function renderDebrief() {
     const tables = runs.map((s) => [s.run.records.map((r) => r[1]), s.run.records.map((r) => r[2 + k])]);
     const data = tables.length ? uPlot.join(tables) : [[]];
     const series = [{ label: model.time_name }].concat(runs.map((s, i) => ({ label: labels[i], stroke: colors[i], width: 2, spanGaps: true, points: { show: false } })));
-    entry.u = new uPlot({ width: chartWidth(card), height: 260, scales: { x: { time: false } }, series, axes: [{ label: model.time_name }, { size: 60 }] }, data, card.querySelector('.plot'));
+    entry.u = new uPlot({ width: chartWidth(card), height: 260, scales: { x: { time: false } }, series, axes: [{ label: timeLabel(model) }, { size: 60 }] }, data, card.querySelector('.plot'));
     S.debrief.charts.push(entry);
   }
   const table = $('debrief-table');
@@ -736,7 +749,7 @@ async function start() {
     } catch (e) {
       // From another computer on the network: a room code is needed.
       S.info.network_client = true;
-      roomDialog();
+      roomDialog(params.get('room'));
     }
   }
   $('run').onclick = () => act(onRun);
@@ -750,7 +763,7 @@ async function start() {
   $('speed').onchange = () => { if (live()) api('POST', `/api/runs/${S.run.id}/control`, { speed: Number($('speed').value) }).catch((e) => say(e.message)); };
   $('filter').oninput = filterForm;
   $('defaults').onclick = () => { S.values = Object.assign({}, S.scenario.values); buildForm(); say('Every parameter is back to the scenario\'s value (for the next run).', true); };
-  $('room-button').onclick = roomDialog;
+  $('room-button').onclick = () => roomDialog();
   $('room-close').onclick = () => $('room-dialog').close();
   $('join-form').onsubmit = join;
   $('open').onclick = openRoom;
@@ -760,7 +773,7 @@ async function start() {
   let resizeTimer = null;
   window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => { if (!$('explore').hidden) buildCharts(); }, 200); });
   showStatus();
-  if (params.get('room') && !(S.me && S.me.room)) roomDialog();
+  if (params.get('room') && !(S.me && S.me.room) && !$('room-dialog').open) roomDialog(params.get('room'));
 }
 
 start();
