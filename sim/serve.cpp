@@ -421,9 +421,9 @@ std::unique_ptr<Scenario> Server::checked_scenario(const ScenarioEntry& entry, c
     s = std::make_unique<Scenario>(load_scenario(entry.file, overrides, models_));
   } catch (const InputError& e) {
     std::string message = e.what();
-    // The message names the server's copy of a generated scenario: name the parameter only.
-    const std::string prefix = entry.file.string() + ": ";
-    if (message.rfind(prefix, 0) == 0) message = entry.id + ": " + message.substr(prefix.size());
+    // The file by its name, not where it lies on the server.
+    const std::string prefix = entry.file.string();
+    if (message.rfind(prefix, 0) == 0) message = entry.file.filename().string() + message.substr(prefix.size());
     if (message.rfind("--set: ", 0) == 0) message = message.substr(7);
     throw ApiError(400, message);
   }
@@ -1042,7 +1042,30 @@ std::string clean_name(const json& body) {
   return out;
 }
 
+// The Host header names this server: an address, localhost, --host or this machine's name. A
+// web page elsewhere that makes its own name resolve to 127.0.0.1 (DNS rebinding) is refused.
+bool host_header_allowed(const std::string& header, const std::string& bound) {
+  std::string host = header;
+  if (!host.empty() && host[0] == '[') return true;  // an IPv6 address
+  if (const auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (host.empty() || host == "localhost" || host == bound) return true;
+  if (std::all_of(host.begin(), host.end(), [](unsigned char c) { return std::isdigit(c) || c == '.'; })) return true;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0) {
+    std::string own = name;
+    std::transform(own.begin(), own.end(), own.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (host == own || host == own + ".local" || host.rfind(own + ".", 0) == 0) return true;
+  }
+  return false;
+}
+
 void Server::routes(httplib::Server& http) {
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (host_header_allowed(req.get_header_value("Host"), options_.host)) return httplib::Server::HandlerResponse::Unhandled;
+    send_json(res, {{"error", "this server answers to its address, not to '" + req.get_header_value("Host") + "'"}}, 403);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   for (const auto& asset : web_assets()) {
     const WebAsset* a = &asset;
     auto handler = [a](const httplib::Request&, httplib::Response& res) {
@@ -1216,7 +1239,8 @@ int Server::run() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // every thread started below inherits it
 
   httplib::Server http;
-  http.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  // Event streams hold a thread each while they are open: plenty of (mostly sleeping) threads.
+  http.new_task_queue = [] { return new httplib::ThreadPool(128); };
   http.set_payload_max_length(64 * 1024);
   http.set_keep_alive_max_count(100);
   routes(http);

@@ -217,6 +217,13 @@ def test_malformed_requests_get_a_4xx(server, token):
     assert server.call("GET", "/api/info")[0] == 200
 
 
+def test_a_foreign_host_name_is_refused(server):
+    req = urllib.request.Request(server.url + "/api/info", headers={"Host": "evil.example:80"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        OPENER.open(req, timeout=10)
+    assert e.value.code == 403 and "evil.example" in json.loads(e.value.read())["error"]
+
+
 def test_per_participant_limits():
     s = Server("--max-agents", "500", "--max-steps", "1000", "--max-runs", "1", "--max-replicas", "3")
     try:

@@ -432,6 +432,7 @@ function chartWidth(container) {
 }
 
 function pngOf(u, title, legend) {
+  title = title.replace(' (1)', '');
   const src = u.ctx.canvas;
   const dpr = window.devicePixelRatio || 1;
   const c = document.createElement('canvas');
@@ -512,13 +513,18 @@ function buildCharts() {
       width: chartWidth(card), height: 230,
       scales: { x: { time: false } },
       series, bands,
-      axes: [{ label: timeLabel(S.model) }, { size: 60 }],
+      axes: [{ label: timeLabel(S.model) }, yAxis()],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
     };
     entry.u = new uPlot(opts, chartData(name, shown), card.querySelector('.plot'));
     S.charts.push(entry);
   }
+}
+
+// A y axis wide enough for its longest tick label.
+function yAxis() {
+  return { size: (u, values) => (values && values.length ? Math.max(40, Math.max(...values.map((v) => String(v).length)) * 7.5 + 18) : 50) };
 }
 
 function timeLabel(model) {
@@ -695,7 +701,7 @@ function renderDebrief() {
     const tables = runs.map((s) => [s.run.records.map((r) => r[1]), s.run.records.map((r) => r[2 + k])]);
     const data = tables.length ? uPlot.join(tables) : [[]];
     const series = [{ label: model.time_name }].concat(runs.map((s, i) => ({ label: labels[i], stroke: colors[i], width: 2, spanGaps: true, points: { show: false } })));
-    entry.u = new uPlot({ width: chartWidth(card), height: 260, scales: { x: { time: false } }, series, axes: [{ label: timeLabel(model) }, { size: 60 }] }, data, card.querySelector('.plot'));
+    entry.u = new uPlot({ width: chartWidth(card), height: 260, scales: { x: { time: false } }, series, axes: [{ label: timeLabel(model) }, yAxis()] }, data, card.querySelector('.plot'));
     S.debrief.charts.push(entry);
   }
   const table = $('debrief-table');
