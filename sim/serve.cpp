@@ -742,6 +742,7 @@ std::string Server::download(Run& run) {
 
 json Server::save_to_room(Participant& who, Run& run, const json& body) {
   if (who.room.empty()) throw ApiError(409, "join a room first: saved runs are shown to the room's facilitator");
+  if (run.ensemble) throw ApiError(409, "save a run, not an ensemble");
   std::string label = body.value("label", "");
   if (label.size() > 200) label.resize(200);
   json data;
