@@ -66,6 +66,17 @@ std::string random_code() {
   return code;
 }
 
+// Cuts UTF-8 text to at most `bytes` bytes without splitting a character.
+void truncate_utf8(std::string& text, std::size_t bytes) {
+  if (text.size() <= bytes) return;
+  std::size_t end = bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  text.resize(end);
+}
+
+// Invalid UTF-8 (which the parser lets through nowhere, but be safe) is replaced, never thrown.
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
 json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 json range_json(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
@@ -744,7 +755,7 @@ json Server::save_to_room(Participant& who, Run& run, const json& body) {
   if (who.room.empty()) throw ApiError(409, "join a room first: saved runs are shown to the room's facilitator");
   if (run.ensemble) throw ApiError(409, "save a run, not an ensemble");
   std::string label = body.value("label", "");
-  if (label.size() > 200) label.resize(200);
+  truncate_utf8(label, 200);
   json data;
   {
     std::lock_guard lock(run.m);
@@ -983,7 +994,7 @@ void Server::stream(const httplib::Request& req, httplib::Response& res) {
             const std::size_t from_record = std::min(cursor->sent, run->records.size());
             json j = run_json(*run, from_record, false);
             cursor->sent = run->records.size();
-            event = "event: update\ndata: " + j.dump() + "\n\n";
+            event = "event: update\ndata: " + dump(j) + "\n\n";
             finished = run->state != "running" && run->state != "paused";
           }
         }
@@ -1011,7 +1022,7 @@ json body_json(const httplib::Request& req) {
 
 void send_json(httplib::Response& res, const json& j, int status = 200) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(dump(j), "application/json");
 }
 
 // Wraps a handler: every failure becomes a 4xx or 5xx with a message, never a crash.
@@ -1039,7 +1050,7 @@ std::string clean_name(const json& body) {
   std::string out;
   for (unsigned char c : name)
     if (c >= 0x20 && c != 0x7f) out += static_cast<char>(c);
-  if (out.size() > 40) out.resize(40);
+  truncate_utf8(out, 40);
   return out;
 }
 
@@ -1226,7 +1237,7 @@ void Server::routes(httplib::Server& http) {
   http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       const std::string message = res.status == 404 ? "no such page or API path" : "bad request";
-      res.set_content(json{{"error", message}}.dump(), "application/json");
+      res.set_content(dump(json{{"error", message}}), "application/json");
     }
   });
 }

@@ -267,8 +267,11 @@ def test_rooms_join_by_code_and_only_the_facilitator_sees_everyone():
         assert s.call("POST", f"/api/runs/{run['id']}/save", {"label": "baseline", "set": {"exchange.agents": "100"}},
                       guest["token"])[0] == 201
         assert s.call("GET", "/api/rooms/TIDE7", token=guest["token"])[0] == 403
+        # A long name is cut without splitting a character.
+        status, long_name = s.call("POST", "/api/rooms/join", {"code": "TIDE7", "name": "x" * 39 + "é"})
+        assert status == 200 and long_name["name"] == "x" * 39
         status, room = s.call("GET", "/api/rooms/TIDE7", token=fac["token"])
-        assert status == 200 and room["participants"] == ["facilitator", "Table 3"]
+        assert status == 200 and room["participants"] == ["facilitator", "Table 3", "x" * 39]
         [saved] = room["saved"]
         assert saved["participant"] == "Table 3" and saved["label"] == "baseline" and len(saved["run"]["records"]) == 5
     finally:

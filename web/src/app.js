@@ -522,9 +522,20 @@ function buildCharts() {
   }
 }
 
+// Tick labels with the digits their spacing needs (0.0005, not 0.001 twice).
+function tick(v) {
+  if (v === 0 || v === null) return v === 0 ? '0' : '';
+  const a = Math.abs(v);
+  if (a >= 1e6 || a < 1e-4) return v.toExponential(1);
+  return String(Number(v.toPrecision(6)));
+}
+
 // A y axis wide enough for its longest tick label.
 function yAxis() {
-  return { size: (u, values) => (values && values.length ? Math.max(40, Math.max(...values.map((v) => String(v).length)) * 7.5 + 18) : 50) };
+  return {
+    values: (u, splits) => splits.map(tick),
+    size: (u, values) => (values && values.length ? Math.max(40, Math.max(...values.map((v) => String(v).length)) * 7.5 + 18) : 50),
+  };
 }
 
 function timeLabel(model) {
