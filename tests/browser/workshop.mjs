@@ -111,6 +111,20 @@ test('moving a slider changes the parameter; Run streams records into the charts
   await shot(main, '03-finished');
 });
 
+test('a value out of range is refused with the scenario checks\' message', async () => {
+  await setParam(main, 'exchange.agents', -5);
+  await main.click('#reset');
+  await main.waitForFunction(() => /out of range/.test(document.getElementById('message').textContent));
+  const message = await main.textContent('#message');
+  check(/exchange\.agents = -5 is out of range \[2, /.test(message), `the page shows the range (${message})`);
+  await shot(main, '03b-bad-value');
+  // The browser logs the refused request itself; that one is expected here.
+  const expected = errors.filter((e) => /status of 400/.test(e));
+  check(expected.length === 1, `one refused request (${errors})`);
+  errors.splice(0, errors.length, ...errors.filter((e) => !/status of 400/.test(e)));
+  await setParam(main, 'exchange.agents', 2000);
+});
+
 test('pause and step', async () => {
   await main.click('#reset');
   await waitState(main, ['paused']);

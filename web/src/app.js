@@ -174,6 +174,9 @@ function paramRow(p) {
     text.value = value;
     if (!slider) text.className = 'wide';
     text.onchange = () => {
+      const n = Number(text.value);
+      text.classList.toggle('bad', numeric && !isSchedule(text.value) && (text.value.trim() === '' || isNaN(n) ||
+        (p.min !== null && n < p.min) || (p.max !== null && n > p.max)));
       if (slider && !isSchedule(text.value) && text.value.trim() !== '' && !isNaN(Number(text.value))) {
         slider.value = log ? Math.log10(Number(text.value)) : Number(text.value);
       }
@@ -742,6 +745,10 @@ function renderDebrief() {
 // Start
 
 async function start() {
+  if (typeof uPlot === 'undefined') {
+    document.body.textContent = 'The charting library was not built into this commons-sim: run scripts/install-deps build, then scripts/build.';
+    return;
+  }
   try {
     S.info = await api('GET', '/api/info');
   } catch (e) {
