@@ -113,28 +113,34 @@ def test_a_run_matches_the_command_line_bit_for_bit(server, token, tmp_path):
     assert np.array_equal(served, gini), "same scenario, same seed: the same numbers as commons-sim run"
 
 
-def test_a_lever_changed_live_gives_the_run_its_final_scenario_reproduces(server, token):
-    base = {"sim.steps": 300, "cpr.regime": "open_access"}
-    status, run = server.call("POST", "/api/runs", {"scenario": "cpr_fishing_game", "set": base, "start": False}, token)
+@pytest.mark.parametrize("scenario,base,lever,value,expect", [
+    ("cpr_fishing_game", {"sim.steps": 300, "cpr.regime": "open_access"}, "cpr.regime", "state", "0:open_access, 21:state"),
+    ("exchange_demo", {"sim.steps": 100, "exchange.agents": 500}, "exchange.chi", "0.5", "0:0, 21:0.5"),
+    ("workshop", {"sim.steps": 30, "economy.commoners": 500}, "economy.platform_tax", "0.5", "0:0.2, 5:0.5"),
+])
+def test_a_lever_changed_live_gives_the_run_its_final_scenario_reproduces(server, token, scenario, base, lever, value, expect):
+    status, run = server.call("POST", "/api/runs", {"scenario": scenario, "set": base, "start": False}, token)
     assert status == 201 and run["state"] == "paused", run
     for _ in range(4):
         status, _ = server.call("POST", f"/api/runs/{run['id']}/control", {"action": "step"}, token)
         assert status == 200
         server.wait(token, run["id"], ("paused",))
-    status, changed = server.call("POST", f"/api/runs/{run['id']}/lever", {"name": "cpr.regime", "value": "state"}, token)
+    status, changed = server.call("POST", f"/api/runs/{run['id']}/lever", {"name": lever, "value": value}, token)
     assert status == 200, changed
-    assert changed["changes"] == [{"step": 21, "name": "cpr.regime", "value": "state"}]
+    step = int(expect.split(", ")[-1].split(":")[0])
+    assert changed["changes"] == [{"step": step, "name": lever, "value": value}]
     server.call("POST", f"/api/runs/{run['id']}/control", {"action": "run", "speed": 0}, token)
     live = server.wait(token, run["id"])
-    assert "cpr.regime=0:open_access, 21:state" in live["overrides"]
-    # The final scenario, run from the start, gives the same run.
+    assert f"{lever}={expect}" in live["overrides"]
+    # The final scenario, run from the start, gives the same run: the model's saved state is all
+    # that a run carries from one step to the next.
     again_set = dict(o.split("=", 1) for o in live["overrides"])
-    status, again = server.call("POST", "/api/runs", {"scenario": "cpr_fishing_game", "set": again_set, "speed": 0}, token)
+    status, again = server.call("POST", "/api/runs", {"scenario": scenario, "set": again_set, "speed": 0}, token)
     assert status == 201, again
     again = server.wait(token, again["id"])
     assert again["records"] == live["records"]
     # ... and it differs from the scenario without the change.
-    status, plain = server.call("POST", "/api/runs", {"scenario": "cpr_fishing_game", "set": base, "speed": 0}, token)
+    status, plain = server.call("POST", "/api/runs", {"scenario": scenario, "set": base, "speed": 0}, token)
     plain = server.wait(token, plain["id"])
     assert plain["records"][:5] == live["records"][:5] and plain["records"][-1] != live["records"][-1]
 
