@@ -52,7 +52,7 @@ async function newPage() {
   page.setDefaultTimeout(20000);
   return page;
 }
-const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${name}.png`), fullPage: false });
+const shot = (page, name, fullPage = false) => page.screenshot({ path: path.join(artefacts, `${name}.png`), fullPage });
 const records = (page) => page.evaluate(() => (S.run ? S.run.records.length : 0));
 const waitState = (page, states) =>
   page.waitForFunction((s) => S.run && s.includes(S.run.state), states, { timeout: 30000 });
@@ -229,7 +229,7 @@ test('a facilitator opens a room; a participant joins with the code and saves a 
   const table = await main.locator('#debrief-table').innerText();
   check(/Table 3/.test(table) && /random exchange/.test(table), `the debrief lists the participant's run:\n${table}`);
   check(await main.locator('#debrief-charts .chart').count() >= 1, 'the debrief charts the saved runs');
-  await shot(main, '08-debrief');
+  await shot(main, '08-debrief', true);
 
   // A participant's runs are their own.
   const theirs = await guest.evaluate(() => S.run.id);

@@ -720,21 +720,22 @@ function renderDebrief() {
   }
   const table = $('debrief-table');
   const head = document.createElement('tr');
-  for (const t of ['#', 'group', 'what they tried', 'scenario', 'levers changed live'].concat(chosen.map((c) => `${c} at the end`))) {
+  for (const t of ['#', 'group', 'what they tried', 'scenario', 'settings', 'levers changed live'].concat(chosen.map((c) => `${c} at the end`))) {
     const th = document.createElement('th'); th.textContent = t; head.appendChild(th);
   }
   table.appendChild(head);
   runs.forEach((s, i) => {
     const tr = document.createElement('tr');
     const last = s.run.records[s.run.records.length - 1] || [];
-    const cells = [String(s.number), s.participant, s.label, s.run.scenario,
+    const settings = Object.entries(s.run.set || {}).map(([k, v]) => `${k.split('.').pop()} = ${v}`).join(', ') || 'as the scenario';
+    const cells = [String(s.number), s.participant, s.label, s.run.scenario, settings,
       (s.run.changes || []).map((c) => `${c.name.split('.').pop()} → ${c.value} @${c.step}`).join('; ') || '—']
       .concat(chosen.map((c) => fmt(last[2 + model.series.findIndex((x) => x.name === c)])));
     cells.forEach((t, j) => {
       const td = document.createElement('td');
       if (j === 1) { const sw = document.createElement('span'); sw.className = 'swatch'; sw.style.background = colors[i]; td.appendChild(sw); }
       td.append(t);
-      if (j >= 5) td.className = 'num';
+      if (j >= 6) td.className = 'num';
       tr.appendChild(td);
     });
     table.appendChild(tr);
