@@ -62,7 +62,8 @@ std::string random_hex(std::size_t bytes) {
 std::string random_code() {
   static const std::string alphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
   std::string hex = random_hex(5), code;
-  for (std::size_t i = 0; i < 5; ++i) code += alphabet[std::stoul(hex.substr(2 * i, 2), nullptr, 16) % alphabet.size()];
+  for (std::size_t i = 0; i < 5; ++i)
+    code += alphabet[std::stoul(hex.substr(2 * i, 2), nullptr, 16) % alphabet.size()];
   return code;
 }
 
@@ -75,7 +76,9 @@ void truncate_utf8(std::string& text, std::size_t bytes) {
 }
 
 // Invalid UTF-8 (which the parser lets through nowhere, but be safe) is replaced, never thrown.
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
@@ -98,7 +101,8 @@ json param_json(const ParamSpec& p) {
 
 json series_json(const std::vector<SeriesSpec>& series) {
   json out = json::array();
-  for (const auto& s : series) out.push_back({{"name", s.name}, {"units", s.units}, {"description", s.description}});
+  for (const auto& s : series)
+    out.push_back({{"name", s.name}, {"units", s.units}, {"description", s.description}});
   return out;
 }
 
@@ -110,14 +114,21 @@ bool browser_sim_key(const std::string& name) {
 // A value from the browser as scenario text: strings as they are, numbers and booleans written.
 std::string value_text(const std::string& key, const json& v) {
   std::string text;
-  if (v.is_string()) text = v.get<std::string>();
-  else if (v.is_boolean()) text = v.get<bool>() ? "true" : "false";
-  else if (v.is_number_integer()) text = std::to_string(v.get<std::int64_t>());
-  else if (v.is_number()) text = format_real(v.get<double>());
-  else throw ApiError(400, "parameter '" + key + "': the value must be a string, a number or true/false");
+  if (v.is_string())
+    text = v.get<std::string>();
+  else if (v.is_boolean())
+    text = v.get<bool>() ? "true" : "false";
+  else if (v.is_number_integer())
+    text = std::to_string(v.get<std::int64_t>());
+  else if (v.is_number())
+    text = format_real(v.get<double>());
+  else
+    throw ApiError(400,
+                   "parameter '" + key + "': the value must be a string, a number or true/false");
   if (text.size() > 2000) throw ApiError(400, "parameter '" + key + "': the value is too long");
   for (unsigned char c : text)
-    if (c < 0x20 || c == 0x7f) throw ApiError(400, "parameter '" + key + "': the value holds a control character");
+    if (c < 0x20 || c == 0x7f)
+      throw ApiError(400, "parameter '" + key + "': the value holds a control character");
   return text;
 }
 
@@ -181,10 +192,10 @@ struct Run {
   std::unique_ptr<Scenario> scenario;
   std::unique_ptr<Simulation> simulation;
   std::vector<Record> records;
-  FlowMatrix carried_flows;           // flows of a simulation replaced by a lever change
+  FlowMatrix carried_flows;  // flows of a simulation replaced by a lever change
   std::vector<LeverChange> changes;
-  std::int64_t stop_at = -1;          // pause when this step is reached (the Step button)
-  double speed = 50;                  // records per second; 0: as fast as it goes
+  std::int64_t stop_at = -1;  // pause when this step is reached (the Step button)
+  double speed = 50;          // records per second; 0: as fast as it goes
   bool queued = false;
   // Ensembles: one row per replica, [record][series]; then the median and 10-90 % band.
   std::int64_t replicas = 0, replicas_done = 0;
@@ -219,8 +230,10 @@ struct Room {
 
 class Server {
  public:
-  Server(const ServeOptions& options, const ModelList& models) : options_(options), models_(models) {
-    temp_dir_ = fs::temp_directory_path() / ("commons-sim-serve-" + std::to_string(getpid()) + "-" + random_hex(4));
+  Server(const ServeOptions& options, const ModelList& models)
+      : options_(options), models_(models) {
+    temp_dir_ = fs::temp_directory_path() /
+                ("commons-sim-serve-" + std::to_string(getpid()) + "-" + random_hex(4));
     fs::create_directories(temp_dir_);
     load_scenarios();
     if (!options_.room.empty()) open_room(options_.room);
@@ -244,7 +257,8 @@ class Server {
   json info_json();
   json scenario_json(const ScenarioEntry& s);
   const ScenarioEntry& scenario_entry(const std::string& id);
-  std::unique_ptr<Scenario> checked_scenario(const ScenarioEntry& entry, const std::vector<std::string>& overrides);
+  std::unique_ptr<Scenario> checked_scenario(const ScenarioEntry& entry,
+                                             const std::vector<std::string>& overrides);
   std::vector<std::string> overrides_from(const ScenarioEntry& entry, const json& set);
   json create_run(Participant& who, const json& body, bool ensemble);
   void control(Run& run, const json& body);
@@ -312,7 +326,8 @@ void Server::load_scenarios() {
         return it == first.end() ? first.size() : static_cast<std::size_t>(it - first.begin());
       };
       std::sort(files.begin(), files.end(), [&](const fs::path& a, const fs::path& b) {
-        return std::make_pair(rank(a), a.filename().string()) < std::make_pair(rank(b), b.filename().string());
+        return std::make_pair(rank(a), a.filename().string()) <
+               std::make_pair(rank(b), b.filename().string());
       });
     }
   }
@@ -330,7 +345,8 @@ void Server::load_scenarios() {
     read_comment_header(e.file, e.title, e.description);
     if (e.title.empty()) e.title = e.id;
     for (const auto& other : scenarios_)
-      if (other.id == e.id) throw InputError("commons-sim serve: two scenarios named '" + e.id + "'");
+      if (other.id == e.id)
+        throw InputError("commons-sim serve: two scenarios named '" + e.id + "'");
     scenarios_.push_back(std::move(e));
   }
   // Every model with its defaults, so that each model can be explored from a blank page.
@@ -361,7 +377,8 @@ const ScenarioEntry& Server::scenario_entry(const std::string& id) {
   std::vector<std::string> ids;
   for (const auto& s : scenarios_) ids.push_back(s.id);
   const std::string near = nearest_name(id, ids);
-  throw ApiError(404, "no scenario '" + id + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)"));
+  throw ApiError(
+      404, "no scenario '" + id + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)"));
 }
 
 json Server::scenario_json(const ScenarioEntry& s) {
@@ -382,7 +399,8 @@ json Server::info_json() {
                       {"summary", m.summary},
                       {"time_name", m.time_name},
                       {"time_units", m.time_units},
-                      {"params", [&] {
+                      {"params",
+                       [&] {
                          json p = json::array();
                          for (const auto& spec : m.params) p.push_back(param_json(spec));
                          return p;
@@ -410,14 +428,18 @@ json Server::info_json() {
 std::vector<std::string> Server::overrides_from(const ScenarioEntry& entry, const json& set) {
   std::vector<std::string> overrides;
   if (set.is_null()) return overrides;
-  if (!set.is_object()) throw ApiError(400, "'set' must be an object of parameter names and values");
+  if (!set.is_object())
+    throw ApiError(400, "'set' must be an object of parameter names and values");
   const ModelSpec& model = *entry.scenario->model;
   for (const auto& [key, value] : set.items()) {
     if (key.rfind("sim.", 0) == 0) {
       if (!browser_sim_key(key))
-        throw ApiError(400, "parameter '" + key + "' cannot be set from the page (only sim.steps, sim.seed, sim.record_every)");
+        throw ApiError(
+            400, "parameter '" + key +
+                     "' cannot be set from the page (only sim.steps, sim.seed, sim.record_every)");
     } else if (key.rfind(model.name + ".", 0) != 0) {
-      throw ApiError(400, "parameter '" + key + "' is not a parameter of model '" + model.name + "'");
+      throw ApiError(400,
+                     "parameter '" + key + "' is not a parameter of model '" + model.name + "'");
     }
     overrides.push_back(key + "=" + value_text(key, value));
   }
@@ -426,7 +448,8 @@ std::vector<std::string> Server::overrides_from(const ScenarioEntry& entry, cons
 
 // The scenario file with the browser's values, through the same checks as the command line,
 // then this server's limits.
-std::unique_ptr<Scenario> Server::checked_scenario(const ScenarioEntry& entry, const std::vector<std::string>& overrides) {
+std::unique_ptr<Scenario> Server::checked_scenario(const ScenarioEntry& entry,
+                                                   const std::vector<std::string>& overrides) {
   std::unique_ptr<Scenario> s;
   try {
     s = std::make_unique<Scenario>(load_scenario(entry.file, overrides, models_));
@@ -434,22 +457,27 @@ std::unique_ptr<Scenario> Server::checked_scenario(const ScenarioEntry& entry, c
     std::string message = e.what();
     // The file by its name, not where it lies on the server.
     const std::string prefix = entry.file.string();
-    if (message.rfind(prefix, 0) == 0) message = entry.file.filename().string() + message.substr(prefix.size());
+    if (message.rfind(prefix, 0) == 0)
+      message = entry.file.filename().string() + message.substr(prefix.size());
     if (message.rfind("--set: ", 0) == 0) message = message.substr(7);
     throw ApiError(400, message);
   }
   const auto& l = options_.limits;
   if (s->steps > l.max_steps)
-    throw ApiError(422, "sim.steps = " + std::to_string(s->steps) + " is over this server's limit of " +
-                            std::to_string(l.max_steps) + " steps (commons-sim serve --max-steps)");
+    throw ApiError(422, "sim.steps = " + std::to_string(s->steps) +
+                            " is over this server's limit of " + std::to_string(l.max_steps) +
+                            " steps (commons-sim serve --max-steps)");
   const std::int64_t records = s->steps / s->record_every + 1;
   if (records > l.max_records)
-    throw ApiError(422, "sim.steps / sim.record_every gives " + std::to_string(records) + " records, over this server's limit of " +
-                            std::to_string(l.max_records) + ": record less often (a larger sim.record_every)");
+    throw ApiError(422, "sim.steps / sim.record_every gives " + std::to_string(records) +
+                            " records, over this server's limit of " +
+                            std::to_string(l.max_records) +
+                            ": record less often (a larger sim.record_every)");
   for (const auto& spec : s->model->params)
     if (spec.kind == ParamKind::Integer && s->params.integer(spec.name) > l.max_agents)
-      throw ApiError(422, spec.name + " = " + std::to_string(s->params.integer(spec.name)) + " is over this server's limit of " +
-                              std::to_string(l.max_agents) + " (commons-sim serve --max-agents)");
+      throw ApiError(422, spec.name + " = " + std::to_string(s->params.integer(spec.name)) +
+                              " is over this server's limit of " + std::to_string(l.max_agents) +
+                              " (commons-sim serve --max-agents)");
   return s;
 }
 
@@ -461,7 +489,8 @@ bool request_is_local(const httplib::Request& req) { return is_loopback(req.remo
 Participant& Server::participant(const httplib::Request& req) {
   std::string token = req.get_header_value("X-Token");
   if (token.empty() && req.has_param("token")) token = req.get_param_value("token");
-  if (token.empty()) throw ApiError(401, "no participant token: start a session (POST /api/session) or join a room");
+  if (token.empty())
+    throw ApiError(401, "no participant token: start a session (POST /api/session) or join a room");
   const auto it = participants_.find(token);
   if (it == participants_.end())
     throw ApiError(401, "unknown participant token (the server was restarted?): reload the page");
@@ -478,7 +507,8 @@ std::shared_ptr<Run> Server::owned_run(const httplib::Request& req) {
   }
   const auto it = runs_.find(id);
   if (it == runs_.end()) throw ApiError(404, "no run " + std::to_string(id));
-  if (it->second->owner != who.token) throw ApiError(403, "run " + std::to_string(id) + " belongs to another participant");
+  if (it->second->owner != who.token)
+    throw ApiError(403, "run " + std::to_string(id) + " belongs to another participant");
   return it->second;
 }
 
@@ -502,7 +532,8 @@ void Server::forget_old_runs(Participant& who) {
       it->second->cancelled = true;
       {
         std::lock_guard lock(it->second->m);
-        if (it->second->state == "running" || it->second->state == "paused") it->second->state = "stopped";
+        if (it->second->state == "running" || it->second->state == "paused")
+          it->second->state = "stopped";
         ++it->second->version;
       }
       it->second->changed.notify_all();
@@ -512,7 +543,8 @@ void Server::forget_old_runs(Participant& who) {
 }
 
 json Server::create_run(Participant& who, const json& body, bool ensemble) {
-  if (!body.contains("scenario") || !body["scenario"].is_string()) throw ApiError(400, "'scenario' (a scenario id) is required");
+  if (!body.contains("scenario") || !body["scenario"].is_string())
+    throw ApiError(400, "'scenario' (a scenario id) is required");
   const ScenarioEntry& entry = scenario_entry(body["scenario"].get<std::string>());
   const std::vector<std::string> overrides = overrides_from(entry, body.value("set", json()));
   std::unique_ptr<Scenario> scenario = checked_scenario(entry, overrides);
@@ -522,12 +554,15 @@ json Server::create_run(Participant& who, const json& body, bool ensemble) {
       throw ApiError(400, "'replicas' (a whole number) is required");
     replicas = body["replicas"].get<std::int64_t>();
     if (replicas < 2 || replicas > options_.limits.max_replicas)
-      throw ApiError(422, "replicas = " + std::to_string(replicas) + " is out of this server's range [2, " +
-                              std::to_string(options_.limits.max_replicas) + "] (commons-sim serve --max-replicas)");
+      throw ApiError(422, "replicas = " + std::to_string(replicas) +
+                              " is out of this server's range [2, " +
+                              std::to_string(options_.limits.max_replicas) +
+                              "] (commons-sim serve --max-replicas)");
   }
   if (active_runs(who) >= options_.limits.max_runs)
-    throw ApiError(429, "you have " + std::to_string(options_.limits.max_runs) +
-                            " runs going already (this server's limit): let one finish, or stop or reset one");
+    throw ApiError(
+        429, "you have " + std::to_string(options_.limits.max_runs) +
+                 " runs going already (this server's limit): let one finish, or stop or reset one");
 
   auto run = std::make_shared<Run>();
   run->id = next_run_++;
@@ -538,8 +573,10 @@ json Server::create_run(Participant& who, const json& body, bool ensemble) {
   run->scenario_file = entry.file;
   run->overrides = overrides;
   if (body.contains("speed")) {
-    if (!body["speed"].is_number() || body["speed"].get<double>() < 0 || body["speed"].get<double>() > 1e6)
-      throw ApiError(400, "'speed' must be a number of records per second, 0 for as fast as possible");
+    if (!body["speed"].is_number() || body["speed"].get<double>() < 0 ||
+        body["speed"].get<double>() > 1e6)
+      throw ApiError(400,
+                     "'speed' must be a number of records per second, 0 for as fast as possible");
     run->speed = body["speed"].get<double>();
   }
   const bool start = body.value("start", true);
@@ -577,15 +614,20 @@ void Server::control(Run& run, const json& body) {
   std::unique_lock lock(run.m);
   const bool over = run.state == "complete" || run.state == "failed" || run.state == "stopped";
   if (body.contains("speed")) {
-    if (!body["speed"].is_number() || body["speed"].get<double>() < 0 || body["speed"].get<double>() > 1e6)
-      throw ApiError(400, "'speed' must be a number of records per second, 0 for as fast as possible");
+    if (!body["speed"].is_number() || body["speed"].get<double>() < 0 ||
+        body["speed"].get<double>() > 1e6)
+      throw ApiError(400,
+                     "'speed' must be a number of records per second, 0 for as fast as possible");
     run.speed = body["speed"].get<double>();
   }
   if (action == "pause") {
     if (run.state == "running" && !run.ensemble) run.state = "paused";
   } else if (action == "run" || action == "step") {
-    if (run.ensemble) throw ApiError(409, "an ensemble runs by itself; it cannot be paused or stepped");
-    if (over) throw ApiError(409, "run " + std::to_string(run.id) + " is " + run.state + ": start a new run");
+    if (run.ensemble)
+      throw ApiError(409, "an ensemble runs by itself; it cannot be paused or stepped");
+    if (over)
+      throw ApiError(409,
+                     "run " + std::to_string(run.id) + " is " + run.state + ": start a new run");
     if (action == "step") {
       const std::int64_t done = run.simulation->steps_done();
       const std::int64_t every = run.scenario->record_every;
@@ -614,10 +656,14 @@ void Server::control(Run& run, const json& body) {
 
 std::string point_value_text(const ParamSpec& spec, double value) {
   switch (spec.kind) {
-    case ParamKind::Choice: return spec.choices.at(static_cast<std::size_t>(value));
-    case ParamKind::Boolean: return value != 0 ? "true" : "false";
-    case ParamKind::Integer: return std::to_string(static_cast<std::int64_t>(value));
-    default: return format_real(value);
+    case ParamKind::Choice:
+      return spec.choices.at(static_cast<std::size_t>(value));
+    case ParamKind::Boolean:
+      return value != 0 ? "true" : "false";
+    case ParamKind::Integer:
+      return std::to_string(static_cast<std::int64_t>(value));
+    default:
+      return format_real(value);
   }
 }
 
@@ -626,21 +672,27 @@ std::string point_value_text(const ParamSpec& spec, double value) {
 // after it, and the state restored. The run goes on as if the scenario had said so from the
 // start, so rerunning the run's final scenario reproduces it.
 void Server::change_lever(Run& run, const json& body) {
-  if (!body.contains("name") || !body["name"].is_string()) throw ApiError(400, "'name' (a parameter) is required");
+  if (!body.contains("name") || !body["name"].is_string())
+    throw ApiError(400, "'name' (a parameter) is required");
   if (!body.contains("value")) throw ApiError(400, "'value' is required");
   const std::string name = body["name"].get<std::string>();
   const std::string value = value_text(name, body["value"]);
   std::unique_lock lock(run.m);
   if (run.ensemble) throw ApiError(409, "levers cannot change during an ensemble");
   if (run.state != "running" && run.state != "paused")
-    throw ApiError(409, "run " + std::to_string(run.id) + " is " + run.state + ": levers change only while it goes");
+    throw ApiError(409, "run " + std::to_string(run.id) + " is " + run.state +
+                            ": levers change only while it goes");
   const ParamSpec* spec = nullptr;
   for (const auto& p : run.model->params)
     if (p.name == name) spec = &p;
-  if (!spec) throw ApiError(400, "'" + name + "' is not a parameter of model '" + run.model->name + "'");
+  if (!spec)
+    throw ApiError(400, "'" + name + "' is not a parameter of model '" + run.model->name + "'");
   if (!spec->schedulable)
-    throw ApiError(409, "'" + name + "' is not a policy lever (not schedulable): it applies to the next run only");
-  if (looks_like_schedule(value)) throw ApiError(400, "'" + name + "': give one value, not a schedule, to change a lever live");
+    throw ApiError(
+        409,
+        "'" + name + "' is not a policy lever (not schedulable): it applies to the next run only");
+  if (looks_like_schedule(value))
+    throw ApiError(400, "'" + name + "': give one value, not a schedule, to change a lever live");
 
   const std::int64_t done = run.simulation->steps_done();
   const std::int64_t from = done + 1;
@@ -655,7 +707,8 @@ void Server::change_lever(Run& run, const json& body) {
         text += ", " + std::to_string(done) + "~" + point_value_text(*spec, old.schedule.at(done));
       break;
     }
-    text += (text.empty() ? "" : ", ") + std::to_string(p.step) + (p.ramp ? "~" : ":") + point_value_text(*spec, p.value);
+    text += (text.empty() ? "" : ", ") + std::to_string(p.step) + (p.ramp ? "~" : ":") +
+            point_value_text(*spec, p.value);
   }
   text += ", " + std::to_string(from) + ":" + value;
 
@@ -670,8 +723,10 @@ void Server::change_lever(Run& run, const json& body) {
   auto simulation = std::make_unique<Simulation>(*scenario);
   simulation->restore(state, done);
   FlowMatrix pending = run.simulation->take_flows();
-  if (run.carried_flows.cells().empty()) run.carried_flows = std::move(pending);
-  else run.carried_flows.merge(pending);
+  if (run.carried_flows.cells().empty())
+    run.carried_flows = std::move(pending);
+  else
+    run.carried_flows.merge(pending);
   run.simulation = std::move(simulation);
   run.scenario = std::move(scenario);
   run.overrides = std::move(overrides);
@@ -725,7 +780,8 @@ json Server::run_json(Run& run, std::size_t from_record, bool full) {
     j["records"] = std::move(records);
   }
   json changes = json::array();
-  for (const auto& c : run.changes) changes.push_back({{"step", c.step}, {"name", c.name}, {"value", c.value}});
+  for (const auto& c : run.changes)
+    changes.push_back({{"step", c.step}, {"name", c.name}, {"value", c.value}});
   j["changes"] = changes;
   if (full) {
     j["overrides"] = run.overrides;
@@ -738,10 +794,13 @@ std::string Server::download(Run& run) {
   if (run.ensemble) throw ApiError(409, "an ensemble has no single run file: download one run");
   const fs::path path = temp_dir_ / ("run-" + std::to_string(run.id) + "-" + random_hex(4) + ".h5");
   {
-    RunMeta meta{version, git_commit, "commons-sim serve (run " + std::to_string(run.id) + ")", 1, utc_now()};
+    RunMeta meta{version, git_commit, "commons-sim serve (run " + std::to_string(run.id) + ")", 1,
+                 utc_now()};
     RunFile file(path, false, *run.scenario, meta);
     for (const auto& r : run.records) file.append(r.step, r.time, r.values, r.flows);
-    const std::string status = run.state == "complete" ? "complete" : run.state == "failed" ? "failed" : "interrupted";
+    const std::string status = run.state == "complete" ? "complete"
+                               : run.state == "failed" ? "failed"
+                                                       : "interrupted";
     file.finish(status, run.records.empty() ? 0 : run.records.back().step, 0.0, utc_now());
   }
   std::ifstream in(path, std::ios::binary);
@@ -752,7 +811,8 @@ std::string Server::download(Run& run) {
 }
 
 json Server::save_to_room(Participant& who, Run& run, const json& body) {
-  if (who.room.empty()) throw ApiError(409, "join a room first: saved runs are shown to the room's facilitator");
+  if (who.room.empty())
+    throw ApiError(409, "join a room first: saved runs are shown to the room's facilitator");
   if (run.ensemble) throw ApiError(409, "save a run, not an ensemble");
   std::string label = body.value("label", "");
   truncate_utf8(label, 200);
@@ -797,22 +857,27 @@ void Server::worker() {
       std::unique_lock lock(queue_m_);
       for (;;) {
         if (stopping_) return;
-        auto ready = std::find_if(queue_.begin(), queue_.end(), [](const Task& t) { return t.not_before <= Clock::now(); });
+        auto ready = std::find_if(queue_.begin(), queue_.end(),
+                                  [](const Task& t) { return t.not_before <= Clock::now(); });
         if (ready != queue_.end()) {
           task = std::move(*ready);
           queue_.erase(ready);
           break;
         }
-        if (queue_.empty()) queue_cv_.wait(lock);
+        if (queue_.empty())
+          queue_cv_.wait(lock);
         else {
-          auto next = std::min_element(queue_.begin(), queue_.end(),
-                                       [](const Task& a, const Task& b) { return a.not_before < b.not_before; });
+          auto next = std::min_element(
+              queue_.begin(), queue_.end(),
+              [](const Task& a, const Task& b) { return a.not_before < b.not_before; });
           queue_cv_.wait_until(lock, next->not_before);
         }
       }
     }
-    if (task.replica >= 0) run_replica(task.run, task.replica);
-    else advance(task.run);
+    if (task.replica >= 0)
+      run_replica(task.run, task.replica);
+    else
+      advance(task.run);
   }
 }
 
@@ -854,7 +919,8 @@ void Server::advance(const std::shared_ptr<Run>& run) {
   ++run->version;
   run->changed.notify_all();
   if (run->state == "running") {
-    const auto next = paced ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / run->speed))
+    const auto next = paced ? start + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(1.0 / run->speed))
                             : Clock::now();
     lock.unlock();
     enqueue(run, -1, next);
@@ -872,7 +938,8 @@ void Server::run_replica(const std::shared_ptr<Run>& run, int replica) {
     base = run->scenario.get();
     overrides = run->overrides;
   }
-  overrides.push_back("sim.seed=" + std::to_string(run_seed(base->seed, static_cast<std::uint64_t>(replica))));
+  overrides.push_back("sim.seed=" +
+                      std::to_string(run_seed(base->seed, static_cast<std::uint64_t>(replica))));
   std::vector<std::vector<double>> rows;
   std::vector<std::int64_t> steps;
   std::vector<double> times;
@@ -927,7 +994,8 @@ void Server::finish_ensemble(Run& run) {
   for (std::size_t r = 0; r < records; ++r) {
     json m = json::array(), l = json::array(), h = json::array();
     for (std::size_t k = 0; k < series; ++k) {
-      for (std::size_t rep = 0; rep < column.size(); ++rep) column[rep] = run.replica_values[rep][r][k];
+      for (std::size_t rep = 0; rep < column.size(); ++rep)
+        column[rep] = run.replica_values[rep][r][k];
       std::sort(column.begin(), column.end());
       m.push_back(finite_or_null(quantile(0.5)));
       l.push_back(finite_or_null(quantile(0.1)));
@@ -939,7 +1007,8 @@ void Server::finish_ensemble(Run& run) {
   }
   json times = json::array();
   for (double t : run.record_times) times.push_back(finite_or_null(t));
-  run.ensemble_result = {{"steps", run.record_steps}, {"times", times}, {"median", median}, {"lo", lo}, {"hi", hi}};
+  run.ensemble_result = {
+      {"steps", run.record_steps}, {"times", times}, {"median", median}, {"lo", lo}, {"hi", hi}};
   run.replica_values.clear();
   run.state = "complete";
 }
@@ -956,7 +1025,8 @@ void Server::stream(const httplib::Request& req, httplib::Response& res) {
     run = owned_run(req);
     Participant& who = participant(req);
     if (who.streams >= options_.limits.max_streams)
-      throw ApiError(429, "too many open event streams (" + std::to_string(options_.limits.max_streams) + "): close a tab");
+      throw ApiError(429, "too many open event streams (" +
+                              std::to_string(options_.limits.max_streams) + "): close a tab");
     ++who.streams;
     token = who.token;
   }
@@ -988,7 +1058,8 @@ void Server::stream(const httplib::Request& req, httplib::Response& res) {
         bool finished = false;
         {
           std::unique_lock lock(run->m);
-          run->changed.wait_for(lock, std::chrono::seconds(1), [&] { return run->version != cursor->version || stopping_; });
+          run->changed.wait_for(lock, std::chrono::seconds(1),
+                                [&] { return run->version != cursor->version || stopping_; });
           if (run->version != cursor->version) {
             cursor->version = run->version;
             const std::size_t from_record = std::min(cursor->sent, run->records.size());
@@ -1060,13 +1131,17 @@ bool host_header_allowed(const std::string& header, const std::string& bound) {
   std::string host = header;
   if (!host.empty() && host[0] == '[') return true;  // an IPv6 address
   if (const auto colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
-  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (host.empty() || host == "localhost" || host == bound) return true;
-  if (std::all_of(host.begin(), host.end(), [](unsigned char c) { return std::isdigit(c) || c == '.'; })) return true;
+  if (std::all_of(host.begin(), host.end(),
+                  [](unsigned char c) { return std::isdigit(c) || c == '.'; }))
+    return true;
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) == 0) {
     std::string own = name;
-    std::transform(own.begin(), own.end(), own.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(own.begin(), own.end(), own.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (host == own || host == own + ".local" || host.rfind(own + ".", 0) == 0) return true;
   }
   return false;
@@ -1074,8 +1149,12 @@ bool host_header_allowed(const std::string& header, const std::string& bound) {
 
 void Server::routes(httplib::Server& http) {
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (host_header_allowed(req.get_header_value("Host"), options_.host)) return httplib::Server::HandlerResponse::Unhandled;
-    send_json(res, {{"error", "this server answers to its address, not to '" + req.get_header_value("Host") + "'"}}, 403);
+    if (host_header_allowed(req.get_header_value("Host"), options_.host))
+      return httplib::Server::HandlerResponse::Unhandled;
+    send_json(res,
+              {{"error", "this server answers to its address, not to '" +
+                             req.get_header_value("Host") + "'"}},
+              403);
     return httplib::Server::HandlerResponse::Handled;
   });
   for (const auto& asset : web_assets()) {
@@ -1088,152 +1167,179 @@ void Server::routes(httplib::Server& http) {
     if (std::string(a->path) == "/index.html") http.Get("/", handler);
   }
   http.Get("/api/info", guarded([this](const httplib::Request&, httplib::Response& res) {
-    std::lock_guard lock(m_);
-    send_json(res, info_json());
-  }));
+             std::lock_guard lock(m_);
+             send_json(res, info_json());
+           }));
   // A session on this computer, without a room. From the network, only rooms.
   http.Post("/api/session", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    if (!request_is_local(req))
-      throw ApiError(403, "this server is shared on a network: join a room with the code the facilitator gives you");
-    std::lock_guard lock(m_);
-    Participant p;
-    p.token = random_hex(16);
-    p.name = "this computer";
-    participants_[p.token] = p;
-    send_json(res, {{"token", p.token}, {"name", p.name}});
-  }));
+              if (!request_is_local(req))
+                throw ApiError(403,
+                               "this server is shared on a network: join a room with the code the "
+                               "facilitator gives you");
+              std::lock_guard lock(m_);
+              Participant p;
+              p.token = random_hex(16);
+              p.name = "this computer";
+              participants_[p.token] = p;
+              send_json(res, {{"token", p.token}, {"name", p.name}});
+            }));
   // Opens a room (or takes over one opened with --room): only on the facilitator's computer.
-  http.Post("/api/rooms", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    if (!request_is_local(req)) throw ApiError(403, "rooms are opened on the computer that runs the server");
-    const json body = body_json(req);
-    std::lock_guard lock(m_);
-    std::string code = body.value("code", "");
-    std::transform(code.begin(), code.end(), code.begin(), [](unsigned char c) { return std::toupper(c); });
-    if (code.empty()) {
-      do code = random_code();
-      while (rooms_.count(code));
-    }
-    if (code.size() < 4 || code.size() > 12 || !std::all_of(code.begin(), code.end(), [](unsigned char c) { return std::isalnum(c); }))
-      throw ApiError(400, "a room code is 4 to 12 letters or digits");
-    Room& room = open_room(code);
-    Participant p;
-    p.token = random_hex(16);
-    p.name = "facilitator";
-    p.room = code;
-    p.facilitator = true;
-    participants_[p.token] = p;
-    room.participants.push_back(p.token);
-    send_json(res, {{"token", p.token}, {"code", code}, {"name", p.name}, {"facilitator", true}});
-  }));
-  http.Post("/api/rooms/join", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = body_json(req);
-    std::string code = body.value("code", "");
-    std::transform(code.begin(), code.end(), code.begin(), [](unsigned char c) { return std::toupper(c); });
-    const std::string name = clean_name(body);
-    if (name.empty()) throw ApiError(400, "give a name for your group");
-    std::lock_guard lock(m_);
-    const auto it = rooms_.find(code);
-    if (it == rooms_.end()) throw ApiError(404, "no room with code '" + code + "': check the code on the facilitator's screen");
-    if (it->second.participants.size() >= 200) throw ApiError(429, "this room is full (200 participants)");
-    Participant p;
-    p.token = random_hex(16);
-    p.name = name;
-    p.room = code;
-    participants_[p.token] = p;
-    it->second.participants.push_back(p.token);
-    send_json(res, {{"token", p.token}, {"code", code}, {"name", name}, {"facilitator", false}});
-  }));
+  http.Post(
+      "/api/rooms", guarded([this](const httplib::Request& req, httplib::Response& res) {
+        if (!request_is_local(req))
+          throw ApiError(403, "rooms are opened on the computer that runs the server");
+        const json body = body_json(req);
+        std::lock_guard lock(m_);
+        std::string code = body.value("code", "");
+        std::transform(code.begin(), code.end(), code.begin(),
+                       [](unsigned char c) { return std::toupper(c); });
+        if (code.empty()) {
+          do code = random_code();
+          while (rooms_.count(code));
+        }
+        if (code.size() < 4 || code.size() > 12 ||
+            !std::all_of(code.begin(), code.end(), [](unsigned char c) { return std::isalnum(c); }))
+          throw ApiError(400, "a room code is 4 to 12 letters or digits");
+        Room& room = open_room(code);
+        Participant p;
+        p.token = random_hex(16);
+        p.name = "facilitator";
+        p.room = code;
+        p.facilitator = true;
+        participants_[p.token] = p;
+        room.participants.push_back(p.token);
+        send_json(res,
+                  {{"token", p.token}, {"code", code}, {"name", p.name}, {"facilitator", true}});
+      }));
+  http.Post(
+      "/api/rooms/join", guarded([this](const httplib::Request& req, httplib::Response& res) {
+        const json body = body_json(req);
+        std::string code = body.value("code", "");
+        std::transform(code.begin(), code.end(), code.begin(),
+                       [](unsigned char c) { return std::toupper(c); });
+        const std::string name = clean_name(body);
+        if (name.empty()) throw ApiError(400, "give a name for your group");
+        std::lock_guard lock(m_);
+        const auto it = rooms_.find(code);
+        if (it == rooms_.end())
+          throw ApiError(
+              404, "no room with code '" + code + "': check the code on the facilitator's screen");
+        if (it->second.participants.size() >= 200)
+          throw ApiError(429, "this room is full (200 participants)");
+        Participant p;
+        p.token = random_hex(16);
+        p.name = name;
+        p.room = code;
+        participants_[p.token] = p;
+        it->second.participants.push_back(p.token);
+        send_json(res,
+                  {{"token", p.token}, {"code", code}, {"name", name}, {"facilitator", false}});
+      }));
   // The facilitator's view: everyone in the room and every saved run.
-  http.Get(R"(/api/rooms/([A-Za-z0-9]+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(m_);
-    Participant& who = participant(req);
-    const std::string code = req.matches[1];
-    const auto it = rooms_.find(code);
-    if (it == rooms_.end()) throw ApiError(404, "no room '" + code + "'");
-    if (!who.facilitator || who.room != code) throw ApiError(403, "only the room's facilitator sees everyone's runs");
-    json people = json::array();
-    for (const auto& t : it->second.participants) people.push_back(participants_.at(t).name);
-    json saved = json::array();
-    for (const auto& s : it->second.saved)
-      saved.push_back({{"number", s.number}, {"participant", s.participant}, {"label", s.label}, {"run", s.data}});
-    send_json(res, {{"code", code}, {"participants", people}, {"saved", saved}});
-  }));
+  http.Get(R"(/api/rooms/([A-Za-z0-9]+))",
+           guarded([this](const httplib::Request& req, httplib::Response& res) {
+             std::lock_guard lock(m_);
+             Participant& who = participant(req);
+             const std::string code = req.matches[1];
+             const auto it = rooms_.find(code);
+             if (it == rooms_.end()) throw ApiError(404, "no room '" + code + "'");
+             if (!who.facilitator || who.room != code)
+               throw ApiError(403, "only the room's facilitator sees everyone's runs");
+             json people = json::array();
+             for (const auto& t : it->second.participants)
+               people.push_back(participants_.at(t).name);
+             json saved = json::array();
+             for (const auto& s : it->second.saved)
+               saved.push_back({{"number", s.number},
+                                {"participant", s.participant},
+                                {"label", s.label},
+                                {"run", s.data}});
+             send_json(res, {{"code", code}, {"participants", people}, {"saved", saved}});
+           }));
   http.Post("/api/runs", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = body_json(req);
-    std::lock_guard lock(m_);
-    send_json(res, create_run(participant(req), body, false), 201);
-  }));
+              const json body = body_json(req);
+              std::lock_guard lock(m_);
+              send_json(res, create_run(participant(req), body, false), 201);
+            }));
   http.Post("/api/ensembles", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = body_json(req);
-    std::lock_guard lock(m_);
-    send_json(res, create_run(participant(req), body, true), 201);
-  }));
-  http.Get(R"(/api/runs/(\d+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    std::shared_ptr<Run> run;
-    {
-      std::lock_guard lock(m_);
-      run = owned_run(req);
-    }
-    std::lock_guard lock(run->m);
-    send_json(res, run_json(*run, 0, true));
-  }));
-  http.Post(R"(/api/runs/(\d+)/control)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = body_json(req);
-    std::lock_guard lock(m_);
-    auto run = owned_run(req);
-    control(*run, body);
-    std::lock_guard run_lock(run->m);
-    send_json(res, run_json(*run, run->records.size(), false));
-  }));
-  http.Post(R"(/api/runs/(\d+)/lever)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = body_json(req);
-    std::shared_ptr<Run> run;
-    {
-      std::lock_guard lock(m_);
-      run = owned_run(req);
-    }
-    change_lever(*run, body);
-    std::lock_guard run_lock(run->m);
-    send_json(res, run_json(*run, run->records.size(), false));
-  }));
-  http.Post(R"(/api/runs/(\d+)/save)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    const json body = body_json(req);
-    std::lock_guard lock(m_);
-    auto run = owned_run(req);
-    send_json(res, save_to_room(participant(req), *run, body), 201);
-  }));
-  http.Get(R"(/api/runs/(\d+)/events)", guarded([this](const httplib::Request& req, httplib::Response& res) { stream(req, res); }));
-  http.Get(R"(/api/runs/(\d+)/download)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    std::shared_ptr<Run> run;
-    {
-      std::lock_guard lock(m_);
-      run = owned_run(req);
-    }
-    std::string bytes;
-    std::string name;
-    {
-      std::lock_guard run_lock(run->m);
-      bytes = download(*run);
-      name = run->scenario_id + "-run" + std::to_string(run->id) + ".h5";
-    }
-    res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
-    res.set_content(bytes, "application/x-hdf5");
-  }));
-  http.Delete(R"(/api/runs/(\d+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(m_);
-    auto run = owned_run(req);
-    Participant& who = participant(req);
-    run->cancelled = true;
-    {
-      std::lock_guard run_lock(run->m);
-      if (run->state == "running" || run->state == "paused") run->state = "stopped";
-      ++run->version;
-    }
-    run->changed.notify_all();
-    who.runs.erase(std::remove(who.runs.begin(), who.runs.end(), run->id), who.runs.end());
-    runs_.erase(run->id);
-    send_json(res, {{"deleted", run->id}});
-  }));
+              const json body = body_json(req);
+              std::lock_guard lock(m_);
+              send_json(res, create_run(participant(req), body, true), 201);
+            }));
+  http.Get(R"(/api/runs/(\d+))",
+           guarded([this](const httplib::Request& req, httplib::Response& res) {
+             std::shared_ptr<Run> run;
+             {
+               std::lock_guard lock(m_);
+               run = owned_run(req);
+             }
+             std::lock_guard lock(run->m);
+             send_json(res, run_json(*run, 0, true));
+           }));
+  http.Post(R"(/api/runs/(\d+)/control)",
+            guarded([this](const httplib::Request& req, httplib::Response& res) {
+              const json body = body_json(req);
+              std::lock_guard lock(m_);
+              auto run = owned_run(req);
+              control(*run, body);
+              std::lock_guard run_lock(run->m);
+              send_json(res, run_json(*run, run->records.size(), false));
+            }));
+  http.Post(R"(/api/runs/(\d+)/lever)",
+            guarded([this](const httplib::Request& req, httplib::Response& res) {
+              const json body = body_json(req);
+              std::shared_ptr<Run> run;
+              {
+                std::lock_guard lock(m_);
+                run = owned_run(req);
+              }
+              change_lever(*run, body);
+              std::lock_guard run_lock(run->m);
+              send_json(res, run_json(*run, run->records.size(), false));
+            }));
+  http.Post(R"(/api/runs/(\d+)/save)",
+            guarded([this](const httplib::Request& req, httplib::Response& res) {
+              const json body = body_json(req);
+              std::lock_guard lock(m_);
+              auto run = owned_run(req);
+              send_json(res, save_to_room(participant(req), *run, body), 201);
+            }));
+  http.Get(
+      R"(/api/runs/(\d+)/events)",
+      guarded([this](const httplib::Request& req, httplib::Response& res) { stream(req, res); }));
+  http.Get(R"(/api/runs/(\d+)/download)",
+           guarded([this](const httplib::Request& req, httplib::Response& res) {
+             std::shared_ptr<Run> run;
+             {
+               std::lock_guard lock(m_);
+               run = owned_run(req);
+             }
+             std::string bytes;
+             std::string name;
+             {
+               std::lock_guard run_lock(run->m);
+               bytes = download(*run);
+               name = run->scenario_id + "-run" + std::to_string(run->id) + ".h5";
+             }
+             res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
+             res.set_content(bytes, "application/x-hdf5");
+           }));
+  http.Delete(
+      R"(/api/runs/(\d+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(m_);
+        auto run = owned_run(req);
+        Participant& who = participant(req);
+        run->cancelled = true;
+        {
+          std::lock_guard run_lock(run->m);
+          if (run->state == "running" || run->state == "paused") run->state = "stopped";
+          ++run->version;
+        }
+        run->changed.notify_all();
+        who.runs.erase(std::remove(who.runs.begin(), who.runs.end(), run->id), who.runs.end());
+        runs_.erase(run->id);
+        send_json(res, {{"deleted", run->id}});
+      }));
   http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
       const std::string message = res.status == 404 ? "no such page or API path" : "bad request";
@@ -1262,12 +1368,13 @@ int Server::run() {
     port = http.bind_to_any_port(options_.host);
     if (port < 0) throw InputError("commons-sim serve: cannot listen on " + options_.host);
   } else if (!http.bind_to_port(options_.host, port)) {
-    throw InputError("commons-sim serve: cannot listen on " + options_.host + ":" + std::to_string(port) +
-                     " (in use? try another --port)");
+    throw InputError("commons-sim serve: cannot listen on " + options_.host + ":" +
+                     std::to_string(port) + " (in use? try another --port)");
   }
 
   int workers = options_.workers;
-  if (workers <= 0) workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
+  if (workers <= 0)
+    workers = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1);
   std::vector<std::thread> threads;
   for (int i = 0; i < workers; ++i) threads.emplace_back([this] { worker(); });
 
@@ -1279,10 +1386,13 @@ int Server::run() {
     http.stop();
   });
 
-  const std::string shown_host = options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host;
-  std::printf("commons-sim serve: http://%s:%d/ (simulation threads: %d; Ctrl-C stops)\n", shown_host.c_str(), port, workers);
+  const std::string shown_host =
+      options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host;
+  std::printf("commons-sim serve: http://%s:%d/ (simulation threads: %d; Ctrl-C stops)\n",
+              shown_host.c_str(), port, workers);
   if (!options_.room.empty())
-    std::printf("room code: %s (participants open the address above and enter it)\n", options_.room.c_str());
+    std::printf("room code: %s (participants open the address above and enter it)\n",
+                options_.room.c_str());
   std::fflush(stdout);
 
   const bool ok = http.listen_after_bind();
@@ -1310,20 +1420,26 @@ int Server::run() {
 }  // namespace
 
 bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0 || host == "::ffff:127.0.0.1";
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0 ||
+         host == "::ffff:127.0.0.1";
 }
 
 int serve(const ServeOptions& options, const ModelList& models) {
   if (options.port < 0 || options.port > 65535)
-    throw InputError("commons-sim serve: --port " + std::to_string(options.port) + " is out of range [0, 65535]");
+    throw InputError("commons-sim serve: --port " + std::to_string(options.port) +
+                     " is out of range [0, 65535]");
   if (!is_loopback(options.host) && options.room.empty())
     throw InputError("commons-sim serve: --host " + options.host +
-                     " shares the server on the network: give a room code with --room CODE (4 to 12 letters or digits)");
+                     " shares the server on the network: give a room code with --room CODE (4 to "
+                     "12 letters or digits)");
   if (!options.room.empty() && (options.room.size() < 4 || options.room.size() > 12 ||
-                                !std::all_of(options.room.begin(), options.room.end(), [](unsigned char c) { return std::isalnum(c); })))
-    throw InputError("commons-sim serve: --room '" + options.room + "' must be 4 to 12 letters or digits");
+                                !std::all_of(options.room.begin(), options.room.end(),
+                                             [](unsigned char c) { return std::isalnum(c); })))
+    throw InputError("commons-sim serve: --room '" + options.room +
+                     "' must be 4 to 12 letters or digits");
   ServeOptions upper = options;
-  std::transform(upper.room.begin(), upper.room.end(), upper.room.begin(), [](unsigned char c) { return std::toupper(c); });
+  std::transform(upper.room.begin(), upper.room.end(), upper.room.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
   Server server(upper, models);
   return server.run();
 }

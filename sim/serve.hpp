@@ -14,21 +14,21 @@ namespace sim {
 
 // What one participant may ask of the server, so that nobody stalls the facilitator's laptop.
 struct ServeLimits {
-  std::int64_t max_agents = 20000;    // every integer parameter of a model (agents, regions, ...)
-  std::int64_t max_steps = 20000;     // sim.steps of one run
-  std::int64_t max_records = 5000;    // sim.steps / sim.record_every of one run
-  std::int64_t max_runs = 3;          // runs and ensembles going (running or paused) at once
-  std::int64_t max_replicas = 20;     // replicas of one ensemble
-  std::int64_t max_kept = 12;         // finished runs kept per participant (older ones go)
-  std::int64_t max_streams = 6;       // live event streams open per participant
+  std::int64_t max_agents = 20000;  // every integer parameter of a model (agents, regions, ...)
+  std::int64_t max_steps = 20000;   // sim.steps of one run
+  std::int64_t max_records = 5000;  // sim.steps / sim.record_every of one run
+  std::int64_t max_runs = 3;        // runs and ensembles going (running or paused) at once
+  std::int64_t max_replicas = 20;   // replicas of one ensemble
+  std::int64_t max_kept = 12;       // finished runs kept per participant (older ones go)
+  std::int64_t max_streams = 6;     // live event streams open per participant
 };
 
 struct ServeOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                    // 0: any free port (printed on stdout)
+  int port = 8080;                               // 0: any free port (printed on stdout)
   std::vector<std::filesystem::path> scenarios;  // offered on the page (default: scenarios/*.ini)
-  std::string room;                   // a room opened at start; required for a non-loopback host
-  int workers = 0;                    // threads that run simulations (0: cores - 1, at least 1)
+  std::string room;  // a room opened at start; required for a non-loopback host
+  int workers = 0;   // threads that run simulations (0: cores - 1, at least 1)
   ServeLimits limits;
 };
 
