@@ -156,6 +156,13 @@ test('Keep as B, change a parameter, run again: A and B side by side', async () 
   const lines = await main.evaluate(() => S.charts[0].u.series.map((x) => x.label).join(', '));
   check(/A \(now\)/.test(lines) && /B \(run/.test(lines), `each chart shows A and B (${lines})`);
   await shot(main, '04-compare');
+  await main.click('button[data-layout="side"]');
+  const titles = await main.locator('#charts .chart strong').allInnerTexts();
+  check(titles[0] === 'gini — A (now)' && /^gini — B \(run/.test(titles[1]), `side by side: A left, B right (${titles.slice(0, 2)})`);
+  const ranges = await main.evaluate(() => [S.charts[0].u.scales.y.min, S.charts[1].u.scales.y.min, S.charts[0].u.scales.y.max, S.charts[1].u.scales.y.max]);
+  check(ranges[0] === ranges[1] && ranges[2] === ranges[3], `A and B share the y scale (${ranges})`);
+  await shot(main, '04b-side-by-side');
+  await main.click('button[data-layout="overlay"]');
 });
 
 test('a chart downloads as PNG and the run as its HDF5 file', async () => {

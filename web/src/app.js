@@ -17,6 +17,7 @@ const S = {
   E: null,           // the last ensemble: {id, state, replicas, done, result, values}
   eSource: null,
   chosen: {},        // model -> [series names]
+  layout: 'overlay', // A and B in one chart, or 'side' by side
   charts: [],
   debrief: { chosen: {}, charts: [], timer: null, data: null },
 };
@@ -471,12 +472,12 @@ function savePng(u, name, title, legend) {
   });
 }
 
-function chartCard(container, spec, onPng) {
+function chartCard(container, spec, onPng, title) {
   const card = document.createElement('div');
   card.className = 'chart';
   card.dataset.series = spec.name;
   card.innerHTML = '<div class="chart-head"><strong></strong><span class="units"></span><button class="small png" title="Download this chart as a PNG picture">PNG</button></div><div class="desc"></div><div class="plot"></div>';
-  card.querySelector('strong').textContent = spec.name;
+  card.querySelector('strong').textContent = title || spec.name;
   card.querySelector('.units').textContent = spec.units === '1' ? '' : spec.units;
   card.querySelector('.desc').textContent = spec.description;
   card.querySelector('.png').onclick = onPng;
@@ -499,7 +500,10 @@ function buildCharts() {
   box.innerHTML = '';
   if (!S.model) return;
   const shown = lines();
+  const pairs = S.layout === 'side' && shown.some((l) => l.key === 'B');
+  box.classList.toggle('pairs', pairs);
   for (const name of S.chosen[S.model.name]) {
+    if (pairs) { sideBySide(box, name); continue; }
     const spec = S.model.series[seriesIndex(name)];
     const entry = { name, u: null };
     const card = chartCard(box, spec, () => savePng(entry.u, name, `${spec.name} (${spec.units}) — ${S.scenario.id}`,
@@ -523,6 +527,42 @@ function buildCharts() {
     entry.u = new uPlot(opts, chartData(name, shown), card.querySelector('.plot'));
     S.charts.push(entry);
   }
+}
+
+// A and B of one output in two charts next to each other, on the same y scale.
+function sideBySide(box, name) {
+  const spec = S.model.series[seriesIndex(name)];
+  for (const key of ['A', 'B']) {
+    const label = key === 'A' ? 'A (now)' : S.B.label;
+    const entry = { name, only: key, u: null };
+    const card = chartCard(box, spec, () => savePng(entry.u, `${name}-${key}`, `${spec.name} — ${label} — ${S.scenario.id}`,
+      [[label, COLORS[key]]]), `${spec.name} — ${label}`);
+    const opts = {
+      width: chartWidth(card), height: 230,
+      scales: { x: { time: false }, y: { range: () => sharedRange(name) } },
+      series: [{ label: S.model.time_name }, { label, stroke: COLORS[key], width: 2, dash: key === 'B' ? [6, 4] : undefined, spanGaps: true, points: { show: false } }],
+      axes: [{ label: timeLabel(S.model) }, yAxis()],
+      cursor: { drag: { x: true, y: false } },
+    };
+    entry.u = new uPlot(opts, onlyData(name, key), card.querySelector('.plot'));
+    S.charts.push(entry);
+  }
+}
+
+function onlyData(name, key) {
+  const k = seriesIndex(name);
+  const recs = key === 'A' ? (S.run ? S.run.records : []) : S.B.records;
+  return [recs.map((r) => r[1]), recs.map((r) => r[2 + k])];
+}
+
+function sharedRange(name) {
+  const k = seriesIndex(name);
+  const all = (S.run ? S.run.records : []).concat(S.B ? S.B.records : []).map((r) => r[2 + k]).filter((v) => v !== null);
+  if (!all.length) return [0, 1];
+  let lo = Math.min(...all), hi = Math.max(...all);
+  if (lo === hi) { lo -= Math.abs(lo) * 0.1 || 1; hi += Math.abs(hi) * 0.1 || 1; }
+  const pad = (hi - lo) * 0.05;
+  return [lo - pad, hi + pad];
 }
 
 // Tick labels with the digits their spacing needs (0.0005, not 0.001 twice).
@@ -564,7 +604,7 @@ function chartData(name, shown) {
 
 function drawCharts() {
   const shown = lines();
-  for (const c of S.charts) c.u.setData(chartData(c.name, shown));
+  for (const c of S.charts) c.u.setData(c.only ? onlyData(c.name, c.only) : chartData(c.name, shown));
   renderCompare();
 }
 
@@ -599,11 +639,22 @@ function renderCompare() {
     add(`${name} at the end`, fmt(A ? last(A.records) : null), fmt(last(S.B.records)), true);
   }
   box.appendChild(table);
+  const buttons = document.createElement('div');
+  buttons.className = 'buttons';
+  for (const [mode, text] of [['overlay', 'Charts: A and B together'], ['side', 'Charts: A and B side by side']]) {
+    const b = document.createElement('button');
+    b.className = 'small layout' + (S.layout === mode ? ' on' : '');
+    b.dataset.layout = mode;
+    b.textContent = text;
+    b.onclick = () => { S.layout = mode; buildCharts(); renderCompare(); };
+    buttons.appendChild(b);
+  }
   const clear = document.createElement('button');
   clear.className = 'small';
   clear.textContent = 'Forget B';
+  buttons.appendChild(clear);
   clear.onclick = () => { S.B = null; buildCharts(); renderCompare(); };
-  box.appendChild(clear);
+  box.appendChild(buttons);
 }
 
 // ---------------------------------------------------------------------------------------------
