@@ -167,6 +167,21 @@ struct Record {
   std::vector<double> flows;
 };
 
+// A replica of an ensemble under way.
+struct ReplicaWork {
+  std::unique_ptr<Scenario> scenario;
+  std::unique_ptr<Simulation> simulation;
+  std::vector<std::vector<double>> rows;  // [record][series]
+  std::vector<std::int64_t> steps;
+  std::vector<double> times;
+  void keep() {
+    const auto v = simulation->measure();
+    rows.emplace_back(v.begin(), v.end());
+    steps.push_back(simulation->steps_done());
+    times.push_back(simulation->time());
+  }
+};
+
 struct LeverChange {
   std::int64_t step;  // takes effect from this step on
   std::string name;
@@ -200,6 +215,7 @@ struct Run {
   // Ensembles: one row per replica, [record][series]; then the median and 10-90 % band.
   std::int64_t replicas = 0, replicas_done = 0;
   std::vector<std::vector<std::vector<double>>> replica_values;
+  std::vector<std::unique_ptr<ReplicaWork>> replica_work;  // each touched by its own task only
   std::vector<std::int64_t> record_steps;
   std::vector<double> record_times;
   json ensemble_result;
@@ -583,6 +599,7 @@ json Server::create_run(Participant& who, const json& body, bool ensemble) {
   if (ensemble) {
     run->replicas = replicas;
     run->replica_values.resize(static_cast<std::size_t>(replicas));
+    run->replica_work.resize(static_cast<std::size_t>(replicas));
     run->state = "running";
     run->scenario = std::move(scenario);
   } else {
@@ -929,39 +946,50 @@ void Server::advance(const std::shared_ptr<Run>& run) {
   }
 }
 
+// One replica of an ensemble, in slices like a live run, so that a large ensemble does not hold a
+// worker for long while other participants' runs wait.
 void Server::run_replica(const std::shared_ptr<Run>& run, int replica) {
   if (run->cancelled) return;
-  std::vector<std::string> overrides;
-  const Scenario* base;
-  {
-    std::lock_guard lock(run->m);
-    base = run->scenario.get();
-    overrides = run->overrides;
-  }
-  overrides.push_back("sim.seed=" +
-                      std::to_string(run_seed(base->seed, static_cast<std::uint64_t>(replica))));
-  std::vector<std::vector<double>> rows;
-  std::vector<std::int64_t> steps;
-  std::vector<double> times;
+  // Only the one task of this replica touches its work.
+  std::unique_ptr<ReplicaWork>& work = run->replica_work[static_cast<std::size_t>(replica)];
   std::string error;
   try {
-    const Scenario scenario = load_scenario(run->scenario_file, overrides, models_);
-    Simulation s(scenario);
-    auto keep = [&] {
-      const auto v = s.measure();
-      rows.emplace_back(v.begin(), v.end());
-      steps.push_back(s.steps_done());
-      times.push_back(s.time());
-    };
-    keep();
+    if (!work) {
+      std::vector<std::string> overrides;
+      std::uint64_t base_seed = 0;
+      {
+        std::lock_guard lock(run->m);
+        base_seed = run->scenario->seed;
+        overrides = run->overrides;
+      }
+      overrides.push_back("sim.seed=" +
+                          std::to_string(run_seed(base_seed, static_cast<std::uint64_t>(replica))));
+      work = std::make_unique<ReplicaWork>();
+      work->scenario =
+          std::make_unique<Scenario>(load_scenario(run->scenario_file, overrides, models_));
+      work->simulation = std::make_unique<Simulation>(*work->scenario);
+      work->keep();
+    }
+    Simulation& s = *work->simulation;
+    const Scenario& scenario = *work->scenario;
+    const auto start = Clock::now();
     while (s.steps_done() < scenario.steps) {
-      if (run->cancelled) return;
+      if (run->cancelled) {
+        work.reset();
+        return;
+      }
       s.step();
-      if (s.steps_done() % scenario.record_every == 0 || s.steps_done() == scenario.steps) keep();
+      if (s.steps_done() % scenario.record_every == 0 || s.steps_done() == scenario.steps)
+        work->keep();
+      if (s.steps_done() < scenario.steps && Clock::now() - start > std::chrono::milliseconds(40)) {
+        enqueue(run, replica, Clock::now());
+        return;
+      }
     }
   } catch (const std::exception& e) {
     error = e.what();
   }
+  std::unique_ptr<ReplicaWork> done = std::move(work);
   std::lock_guard lock(run->m);
   if (run->state != "running") return;
   if (!error.empty()) {
@@ -969,10 +997,10 @@ void Server::run_replica(const std::shared_ptr<Run>& run, int replica) {
     run->error = "replica " + std::to_string(replica) + ": " + error;
     run->cancelled = true;
   } else {
-    run->replica_values[static_cast<std::size_t>(replica)] = std::move(rows);
+    run->replica_values[static_cast<std::size_t>(replica)] = std::move(done->rows);
     if (run->record_steps.empty()) {
-      run->record_steps = steps;
-      run->record_times = times;
+      run->record_steps = done->steps;
+      run->record_times = done->times;
     }
     if (++run->replicas_done == run->replicas) finish_ensemble(*run);
   }

@@ -176,6 +176,35 @@ def test_an_ensemble_gives_a_median_inside_its_band(server, token):
     assert np.any(hi[-1] > lo[-1]), "replicas differ: their seeds differ"
 
 
+def run_seed(base, run):
+    """The seed of replica `run` (as a sweep's run; docs/sweeps.md)."""
+    m = (1 << 64) - 1
+    z = (base + (run + 1) * 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    z ^= z >> 31
+    return z & ((1 << 53) - 1)
+
+
+def test_an_ensemble_is_the_median_of_its_replicas_run_one_by_one(server, token, tmp_path):
+    """Replicas run in slices on the workers; each is still the run the command line gives."""
+    status, e = server.call("POST", "/api/ensembles", {"scenario": "exchange_demo", "replicas": 3,
+                                                       "set": {"exchange.agents": 2000, "sim.steps": 400}}, token)
+    assert status == 201, e
+    result = server.wait(token, e["id"])["ensemble"]
+    gini = []
+    for r in range(3):
+        out = tmp_path / f"r{r}.h5"
+        subprocess.run([str(BINARY), "run", str(SOURCE_DIR / "scenarios/exchange_demo.ini"), "--set", "exchange.agents=2000",
+                        "--steps", "400", "--seed", str(run_seed(1, r)), "--out", str(out), "--quiet"], check=True)
+        with h5py.File(out) as f:
+            gini.append(f["series/gini"][:])
+    gini = np.sort(np.array(gini), axis=0)
+    assert np.array_equal(np.array([m[0] for m in result["median"]]), gini[1]), "the median of 3 is the middle one"
+    lo = gini[0] + 0.2 * (gini[1] - gini[0])
+    assert np.allclose([x[0] for x in result["lo"]], lo, rtol=0, atol=1e-15), "10 %: linear between the two lowest"
+
+
 @pytest.mark.parametrize("body,status,message", [
     ({"scenario": "exchange_demo", "set": {"exchange.agents": -5}}, 400, r"exchange\.agents = -5 is out of range \[2, "),
     ({"scenario": "exchange_demo", "set": {"exchange.agnts": 5}}, 400, r"did you mean 'exchange\.agents'"),
