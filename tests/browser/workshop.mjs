@@ -14,7 +14,17 @@ const source = process.env.SIM_SOURCE_DIR || path.resolve(here, '../..');
 const binary = process.env.COMMONS_SIM || path.join(source, 'build/commons-sim');
 const artefacts = process.env.ARTEFACTS || path.join(source, 'build/test-artefacts/browser');
 const require = createRequire(path.join(source, 'web/package.json'));
-const { chromium } = require('playwright-core');
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  console.error(`playwright-core is not installed in web/node_modules: run scripts/install-deps test (${e.message})`);
+  process.exit(1);
+}
+if (!fs.existsSync(process.env.CHROMIUM || '/usr/bin/chromium')) {
+  console.error('chromium is not installed: run scripts/install-deps test');
+  process.exit(1);
+}
 fs.mkdirSync(artefacts, { recursive: true });
 
 let passed = 0, failed = 0;
