@@ -165,6 +165,7 @@ struct Record {
   double time = 0.0;
   std::vector<double> values;
   std::vector<double> flows;
+  std::vector<double> regions;  // [series][region], empty for a model without regions
 };
 
 // A replica of an ensemble under way.
@@ -468,7 +469,10 @@ std::unique_ptr<Scenario> Server::checked_scenario(const ScenarioEntry& entry,
                                                    const std::vector<std::string>& overrides) {
   std::unique_ptr<Scenario> s;
   try {
-    s = std::make_unique<Scenario>(load_scenario(entry.file, overrides, models_));
+    // The page's runs write no agent snapshots (their run file is made after the run).
+    std::vector<std::string> all = overrides;
+    all.push_back("sim.snapshot_every=0");
+    s = std::make_unique<Scenario>(load_scenario(entry.file, all, models_));
   } catch (const InputError& e) {
     std::string message = e.what();
     // The file by its name, not where it lies on the server.
@@ -765,6 +769,8 @@ void Server::record(Run& run) {
   r.flows.assign(flows.cells().begin(), flows.cells().end());
   const auto values = s.measure();
   r.values.assign(values.begin(), values.end());
+  const auto regions = s.measure_regions();
+  r.regions.assign(regions.begin(), regions.end());
   run.records.push_back(std::move(r));
 }
 
@@ -814,7 +820,7 @@ std::string Server::download(Run& run) {
     RunMeta meta{version, git_commit, "commons-sim serve (run " + std::to_string(run.id) + ")", 1,
                  utc_now()};
     RunFile file(path, false, *run.scenario, meta);
-    for (const auto& r : run.records) file.append(r.step, r.time, r.values, r.flows);
+    for (const auto& r : run.records) file.append(r.step, r.time, r.values, r.flows, r.regions);
     const std::string status = run.state == "complete" ? "complete"
                                : run.state == "failed" ? "failed"
                                                        : "interrupted";

@@ -164,6 +164,24 @@ def test_the_run_file_downloads_as_hdf5_with_the_lever_schedule(server, token, t
         assert f["series/gini"].shape == (11,)
 
 
+@pytest.mark.parametrize("scenario,set_", [
+    ("workshop", {"economy.commoners": 200, "sim.steps": 12}),
+    ("cpr_fishing_game", {"sim.steps": 100, "cpr.regime": "commons"}),
+])
+def test_every_model_downloads_as_a_complete_run_file(server, token, tmp_path, scenario, set_):
+    status, run = server.call("POST", "/api/runs", {"scenario": scenario, "set": set_, "speed": 0}, token)
+    assert status == 201, run
+    run = server.wait(token, run["id"])
+    status, data = server.call("GET", f"/api/runs/{run['id']}/download?token={token}")
+    assert status == 200, data
+    path = tmp_path / "run.h5"
+    path.write_bytes(data)
+    with h5py.File(path) as f:
+        assert f["meta"].attrs["status"] == "complete"
+        name = next(iter(k for k in f["series"].keys() if k not in ("step", "time", "year")))
+        assert f["series/step"][-1] == set_["sim.steps"] and f[f"series/{name}"].shape == (len(run["records"]),)
+
+
 def test_an_ensemble_gives_a_median_inside_its_band(server, token):
     status, e = server.call("POST", "/api/ensembles", {"scenario": "exchange_demo", "replicas": 4,
                                                        "set": {"exchange.agents": 200, "sim.steps": 50}}, token)
