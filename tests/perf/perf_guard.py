@@ -1,0 +1,218 @@
+"""Performance regression guard that counts work, never seconds.
+
+Each case runs a small scenario on one thread under `valgrind --tool=callgrind`, collecting
+only inside `sim::Simulation::step()` (the phases and the per-step conservation check) and
+`sim::Simulation::measure()` (the outputs), and reports
+
+  step_ir       instructions per agent-step
+  measure_ir    instructions per agent per record
+  step_allocs   heap allocations (malloc/calloc/realloc/aligned allocations) per step
+  measure_allocs  heap allocations per record
+
+Instruction counts do not depend on the machine's load, so a bound can be tight: each bound in
+tests/perf/bounds.json is the value measured when it was set times a stated margin. A change that
+makes an inner loop much more expensive (or allocates inside a step) fails; an improvement that
+takes a count far below its bound is reported so that the bound can be lowered (--update).
+
+Bounds: instructions measured x 1.5; allocations measured x 1.5 + 2. Allocations are counted as
+calls into malloc/operator new from functions that step() (or measure()) reaches; a function
+reached from both a step and elsewhere (the initial conservation check) counts all its calls, so
+the figure is an upper bound.
+
+  perf_guard.py --binary build/commons-sim [--case NAME]... [--update]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BOUNDS = HERE / "bounds.json"
+MARGIN = 1.5  # bound = measured * MARGIN when --update sets it
+ALLOC_SLACK = 2  # allocation bounds get this many more per step or record (counts are small integers)
+
+# name -> scenario, overrides, agents, steps. Records at step 0 and every step after it.
+CASES = {
+    "exchange": {
+        "scenario": "scenarios/exchange_demo.ini",
+        "set": ["exchange.agents=20000"],
+        "agents": 20000,
+        "steps": 20,
+    },
+    # Every regime in turn, so every phase of the fishery is counted.
+    "cpr": {
+        "scenario": "scenarios/bench/cpr_100k.ini",
+        "set": ["cpr.harvesters=20000", "cpr.patches=20",
+                "cpr.regime=0:open_access, 5:market, 10:state, 15:commons"],
+        "agents": 20000,
+        "steps": 20,
+    },
+}
+
+# Entry points of the heap: a call into one of them from elsewhere is one allocation.
+ALLOCATORS = {"malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign", "memalign",
+              "operator new(unsigned long)", "operator new[](unsigned long)",
+              "operator new(unsigned long, std::align_val_t)", "operator new[](unsigned long, std::align_val_t)"}
+
+
+def callgrind(binary, case, workdir):
+    out = Path(workdir) / "callgrind.out"
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--collect-atstart=no",
+           "--toggle-collect=sim::Simulation::step()", "--toggle-collect=sim::Simulation::measure()",
+           str(binary), "run", str(ROOT / case["scenario"]), "--steps", str(case["steps"]),
+           "--record-every", "1", "--threads", "1", "--quiet", "--out", str(Path(workdir) / "out.h5")]
+    for s in case["set"]:
+        cmd += ["--set", s]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"perf_guard: the run failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    return out
+
+
+def measure_case(binary, name):
+    case = CASES[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = callgrind(binary, case, tmp)
+        step_ir, measure_ir, step_allocs, measure_allocs = totals(out)
+    agents, steps = case["agents"], case["steps"]
+    records = steps + 1
+    return {
+        "step_ir": step_ir / (agents * steps),
+        "measure_ir": measure_ir / (agents * records),
+        "step_allocs": step_allocs / steps,
+        "measure_allocs": measure_allocs / records,
+    }
+
+
+def totals(path):
+    """(Ir in step, Ir in measure, allocator calls in step, allocator calls in measure).
+
+    The file lists, for each function (fn=), the calls it makes (cfn=, calls=, then a cost line
+    whose second field is the inclusive cost of those calls). Collection is on only inside
+    step() and measure(), which never nest, so every cost recorded belongs to one of them. We
+    follow the call graph down from step() and from measure() to attribute allocator calls.
+    """
+    names = {}
+
+    def name_of(token):
+        m = re.match(r"\((\d+)\)(?: (.*))?$", token.strip())
+        if not m:
+            return token.strip()
+        if m.group(2):
+            names[m.group(1)] = m.group(2)
+        return names.get(m.group(1), "")
+
+    calls = {}  # caller -> {callee: [count, inclusive Ir]}
+    current = None
+    callee = None
+    count = None
+    expect_cost = False
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if expect_cost:
+                expect_cost = False
+                parts = line.split()
+                cost = int(parts[1]) if len(parts) > 1 else 0
+                entry = calls.setdefault(current, {}).setdefault(callee, [0, 0])
+                entry[0] += count
+                entry[1] += cost
+                continue
+            if line.startswith("fn="):
+                current = name_of(line[3:])
+            elif line.startswith("cfn="):
+                callee = name_of(line[4:])
+            elif line.startswith("calls="):
+                count = int(line.split("=", 1)[1].split()[0])
+                expect_cost = True
+            elif line.startswith(("cfi=", "cfl=", "fi=", "fe=", "fl=", "ob=", "cob=")):
+                # Keep file/object name tables complete (compressed names may be defined here).
+                pass
+
+    def inclusive_of(fn):
+        return sum(cost for callees in calls.values() for c, (_, cost) in callees.items() if c == fn)
+
+    def allocs_under(root):
+        # Allocator calls reachable from root, each caller's calls counted once (the graph of a
+        # program this size is small; recursion is cut by `seen`).
+        total = 0
+        seen = set()
+        stack = [root]
+        while stack:
+            fn = stack.pop()
+            if fn in seen:
+                continue
+            seen.add(fn)
+            for c, (n, _) in calls.get(fn, {}).items():
+                if c in ALLOCATORS:
+                    # Allocators calling each other (realloc -> malloc) are one allocation.
+                    if fn not in ALLOCATORS:
+                        total += n
+                else:
+                    stack.append(c)
+        return total
+
+    step = "sim::Simulation::step()"
+    measure = "sim::Simulation::measure()"
+    for fn in (step, measure):
+        if not any(fn in callees for callees in calls.values()):
+            sys.exit(f"perf_guard: no calls to {fn} in the callgrind output {path}: was the "
+                     "binary built with other names, or did the run not step?")
+    return inclusive_of(step), inclusive_of(measure), allocs_under(step), allocs_under(measure)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", required=True, help="the commons-sim binary (a Release build)")
+    ap.add_argument("--case", action="append", choices=sorted(CASES), help="cases to run (default: all)")
+    ap.add_argument("--update", action="store_true",
+                    help=f"write the measured values, and bounds of {MARGIN}x them, to {BOUNDS.name}")
+    args = ap.parse_args()
+    if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
+        sys.exit("perf_guard: valgrind is not installed (Debian package valgrind; scripts/install-deps test)")
+    binary = Path(args.binary)
+    if not binary.is_file():
+        sys.exit(f"perf_guard: no binary at {binary}")
+    bounds = json.loads(BOUNDS.read_text()) if BOUNDS.exists() else {}
+    failed = []
+    for name in args.case or sorted(CASES):
+        measured = measure_case(binary, name)
+        if args.update:
+            bounds[name] = {
+                metric: {"measured": round(value, 2),
+                         "bound": round(value * MARGIN + (ALLOC_SLACK if metric.endswith("allocs") else 0), 2)}
+                for metric, value in measured.items()
+            }
+            continue
+        if name not in bounds:
+            sys.exit(f"perf_guard: {BOUNDS} has no bounds for case '{name}' (run with --update)")
+        for metric, value in measured.items():
+            entry = bounds[name].get(metric)
+            if entry is None:
+                sys.exit(f"perf_guard: {BOUNDS} has no bound for {name}.{metric} (run with --update)")
+            verdict = "ok"
+            if value > entry["bound"]:
+                verdict = "FAIL"
+                failed.append(f"{name}.{metric} = {value:.2f} > bound {entry['bound']}")
+            elif entry["measured"] > 0 and value < 0.5 * entry["measured"]:
+                verdict = "ok (far below the value the bound was set from: lower it with --update)"
+            print(f"{name:10s} {metric:15s} {value:12.2f}  bound {entry['bound']:10.2f}  "
+                  f"(set from {entry['measured']})  {verdict}")
+    if args.update:
+        BOUNDS.write_text(json.dumps(bounds, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {BOUNDS}")
+        return
+    if failed:
+        sys.exit("perf_guard: more work per agent than the bounds allow:\n  " + "\n  ".join(failed))
+    print("perf_guard: every count within its bound")
+
+
+if __name__ == "__main__":
+    main()
