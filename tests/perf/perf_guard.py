@@ -61,12 +61,14 @@ ALLOCATORS = {"malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign", 
               "operator new(unsigned long, std::align_val_t)", "operator new[](unsigned long, std::align_val_t)"}
 
 
-def callgrind(binary, case, workdir):
+def callgrind(binary, case, workdir, record_every=1):
+    """Runs a case under callgrind, collecting inside step() and measure(); the output's path."""
     out = Path(workdir) / "callgrind.out"
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--collect-atstart=no",
            "--toggle-collect=sim::Simulation::step()", "--toggle-collect=sim::Simulation::measure()",
            str(binary), "run", str(ROOT / case["scenario"]), "--steps", str(case["steps"]),
-           "--record-every", "1", "--threads", "1", "--quiet", "--out", str(Path(workdir) / "out.h5")]
+           "--record-every", str(record_every), "--threads", "1", "--quiet",
+           "--out", str(Path(workdir) / "out.h5")]
     for s in case["set"]:
         cmd += ["--set", s]
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
@@ -76,72 +78,53 @@ def callgrind(binary, case, workdir):
     return out
 
 
-def measure_case(binary, name):
-    case = CASES[name]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = callgrind(binary, case, tmp)
-        step_ir, measure_ir, step_allocs, measure_allocs = totals(out)
-    agents, steps = case["agents"], case["steps"]
-    records = steps + 1
-    return {
-        "step_ir": step_ir / (agents * steps),
-        "measure_ir": measure_ir / (agents * records),
-        "step_allocs": step_allocs / steps,
-        "measure_allocs": measure_allocs / records,
-    }
-
-
-def totals(path):
-    """(Ir in step, Ir in measure, allocator calls in step, allocator calls in measure).
+class CallGraph:
+    """The call edges of a callgrind output file: caller -> callee -> [calls, inclusive Ir].
 
     The file lists, for each function (fn=), the calls it makes (cfn=, calls=, then a cost line
-    whose second field is the inclusive cost of those calls). Collection is on only inside
-    step() and measure(), which never nest, so every cost recorded belongs to one of them. We
-    follow the call graph down from step() and from measure() to attribute allocator calls.
+    whose second field is the inclusive cost of those calls). Instructions are collected only
+    inside step() and measure(), which never nest. Call counts are kept whether collection is on
+    or not, so allocations are counted by following the graph down from step() or measure().
     """
-    names = {}
 
-    def name_of(token):
-        m = re.match(r"\((\d+)\)(?: (.*))?$", token.strip())
-        if not m:
-            return token.strip()
-        if m.group(2):
-            names[m.group(1)] = m.group(2)
-        return names.get(m.group(1), "")
+    def __init__(self, path):
+        names = {}
 
-    calls = {}  # caller -> {callee: [count, inclusive Ir]}
-    current = None
-    callee = None
-    count = None
-    expect_cost = False
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if expect_cost:
-                expect_cost = False
-                parts = line.split()
-                cost = int(parts[1]) if len(parts) > 1 else 0
-                entry = calls.setdefault(current, {}).setdefault(callee, [0, 0])
-                entry[0] += count
-                entry[1] += cost
-                continue
-            if line.startswith("fn="):
-                current = name_of(line[3:])
-            elif line.startswith("cfn="):
-                callee = name_of(line[4:])
-            elif line.startswith("calls="):
-                count = int(line.split("=", 1)[1].split()[0])
-                expect_cost = True
-            elif line.startswith(("cfi=", "cfl=", "fi=", "fe=", "fl=", "ob=", "cob=")):
-                # Keep file/object name tables complete (compressed names may be defined here).
-                pass
+        def name_of(token):
+            m = re.match(r"\((\d+)\)(?: (.*))?$", token.strip())
+            if not m:
+                return token.strip()
+            if m.group(2):
+                names[m.group(1)] = m.group(2)
+            return names.get(m.group(1), "")
 
-    def inclusive_of(fn):
-        return sum(cost for callees in calls.values() for c, (_, cost) in callees.items() if c == fn)
+        self.calls = {}
+        current = callee = None
+        count = 0
+        expect_cost = False
+        with open(path) as f:
+            for line in f:
+                if expect_cost:
+                    expect_cost = False
+                    parts = line.split()
+                    entry = self.calls.setdefault(current, {}).setdefault(callee, [0, 0])
+                    entry[0] += count
+                    entry[1] += int(parts[1]) if len(parts) > 1 else 0
+                elif line.startswith("fn="):
+                    current = name_of(line[3:])
+                elif line.startswith("cfn="):
+                    callee = name_of(line[4:])
+                elif line.startswith("calls="):
+                    count = int(line.split("=", 1)[1].split()[0])
+                    expect_cost = True
 
-    def allocs_under(root):
-        # Allocator calls reachable from root, each caller's calls counted once (the graph of a
-        # program this size is small; recursion is cut by `seen`).
+    def inclusive(self, prefix):
+        """Inclusive instructions of every call to functions whose name starts with prefix."""
+        return sum(cost for callees in self.calls.values() for c, (_, cost) in callees.items()
+                   if c.startswith(prefix))
+
+    def allocations_under(self, root):
+        """Calls into the allocators from functions reachable from root (each edge once)."""
         total = 0
         seen = set()
         stack = [root]
@@ -150,22 +133,35 @@ def totals(path):
             if fn in seen:
                 continue
             seen.add(fn)
-            for c, (n, _) in calls.get(fn, {}).items():
+            for c, (n, _) in self.calls.get(fn, {}).items():
                 if c in ALLOCATORS:
-                    # Allocators calling each other (realloc -> malloc) are one allocation.
-                    if fn not in ALLOCATORS:
+                    if fn not in ALLOCATORS:  # realloc -> malloc is one allocation
                         total += n
                 else:
                     stack.append(c)
         return total
 
-    step = "sim::Simulation::step()"
-    measure = "sim::Simulation::measure()"
-    for fn in (step, measure):
-        if not any(fn in callees for callees in calls.values()):
-            sys.exit(f"perf_guard: no calls to {fn} in the callgrind output {path}: was the "
-                     "binary built with other names, or did the run not step?")
-    return inclusive_of(step), inclusive_of(measure), allocs_under(step), allocs_under(measure)
+
+STEP = "sim::Simulation::step()"
+MEASURE = "sim::Simulation::measure()"
+
+
+def measure_case(binary, name):
+    case = CASES[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = CallGraph(callgrind(binary, case, tmp))
+    for fn in (STEP, MEASURE):
+        if graph.inclusive(fn) == 0:
+            sys.exit(f"perf_guard: no instructions counted in {fn}: was the binary built with "
+                     "other names, or did the run not step?")
+    agents, steps = case["agents"], case["steps"]
+    records = steps + 1
+    return {
+        "step_ir": graph.inclusive(STEP) / (agents * steps),
+        "measure_ir": graph.inclusive(MEASURE) / (agents * records),
+        "step_allocs": graph.allocations_under(STEP) / steps,
+        "measure_allocs": graph.allocations_under(MEASURE) / records,
+    }
 
 
 def main():
