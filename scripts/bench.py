@@ -1,5 +1,4 @@
 """Runs the benchmark set and writes docs/performance.md and docs/performance.png (see scripts/bench)."""
-import configparser
 import json
 import os
 import platform
@@ -62,13 +61,31 @@ def sim_cmd(tmp, scenario, threads, *extra):
             "--quiet", "--threads", str(threads), *quick, *extra]
 
 
+def read_scenario(path):
+    """section.key -> value of a scenario file, its `include =` files read first (as the CLI does)."""
+    path = Path(path)
+    values, own, section = {}, {}, None
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif "=" in line:
+            key, value = (x.strip() for x in line.split("=", 1))
+            if section is None and key == "include":
+                values.update(read_scenario(path.parent / value))
+            elif section is not None:
+                own[f"{section}.{key}"] = value
+    values.update(own)
+    return values
+
+
 def scenario_info(path, agents_key):
     """(agents, steps, record_every) of a scenario file."""
-    ini = configparser.ConfigParser(inline_comment_prefixes=("#", ";"))
-    ini.read(path)
-    section, key = agents_key.split(".")
-    steps = 4 if QUICK else int(ini["sim"]["steps"])
-    return int(ini[section][key]), steps, int(ini["sim"].get("record_every", "1"))
+    values = read_scenario(path)
+    steps = 4 if QUICK else int(values["sim.steps"])
+    return int(values[agents_key]), steps, int(values.get("sim.record_every", "1"))
 
 
 def load():
