@@ -114,7 +114,7 @@ def flags():
 # ---------------------------------------------------------------------------- one model
 
 def model_benchmark(key, title, scenario, agents_key, reference=None, marginal_set=None, threads=None,
-                    repeats=None):
+                    repeats=None, overhead=True):
     """Scaling over threads, memory, bytes per agent and output overhead for one scenario.
 
     marginal_set(n) gives the --set overrides for a run with n agents, to measure the memory
@@ -139,9 +139,10 @@ def model_benchmark(key, title, scenario, agents_key, reference=None, marginal_s
                   file=sys.stderr)
         top = max(threads)
         # Output overhead: the same run recording only at the start and the end, and every step.
-        rare, _, _ = best_of(sim_cmd(tmp, scenario, top, "--record-every", str(steps)), repeats)
-        r["rare_output_wall"] = rare
-        if record_every != 1 and steps * agents <= 2e10:
+        if overhead:
+            rare, _, _ = best_of(sim_cmd(tmp, scenario, top, "--record-every", str(steps)), repeats)
+            r["rare_output_wall"] = rare
+        if overhead and record_every != 1 and steps * agents <= 2e10:
             every, _, _ = best_of(sim_cmd(tmp, scenario, top, "--record-every", "1"), repeats)
             r["every_step_output_wall"] = every
         if marginal_set:
@@ -199,7 +200,8 @@ def bench_economy():
 def bench_economy_10m():
     # One run on all cores: it is about the memory, and it takes minutes.
     return model_benchmark("economy_10m", "economy: 10^7 commoners, 120 steps",
-                           "scenarios/bench/economy_10m.ini", "economy.commoners", threads=[max(THREADS)], repeats=1)
+                           "scenarios/bench/economy_10m.ini", "economy.commoners", threads=[max(THREADS)], repeats=1,
+                           overhead=False)
 
 
 def bench_sweep():
@@ -268,13 +270,15 @@ def section_model(key, r):
         two = r["threads"].get("2") or r["threads"].get(2)
         lines.append(f"- 2 threads: **{two['wall']:.1f} s** (target: at most 24 s); "
                      f"{peak / r['agents']:.0f} bytes per commoner (target: at most 512).")
-    rare = r["rare_output_wall"]
-    lines.append(f"- Output overhead ({top} threads): outputs every {r['record_every']} steps take "
-                 f"{best_top['wall']:.2f} s, outputs only at the start and end {rare:.2f} s: "
-                 f"**{100 * (best_top['wall'] - rare) / best_top['wall']:+.1f} %**"
-                 + (f"; outputs every step {r['every_step_output_wall']:.2f} s "
-                    f"({100 * (r['every_step_output_wall'] - rare) / r['every_step_output_wall']:+.1f} %)"
-                    if "every_step_output_wall" in r else "") + ".")
+    rare = r.get("rare_output_wall")
+    if rare is not None:
+        lines.append(
+            f"- Output overhead ({top} threads): outputs every {r['record_every']} steps take "
+            f"{best_top['wall']:.2f} s, outputs only at the start and end {rare:.2f} s: "
+            f"**{100 * (best_top['wall'] - rare) / best_top['wall']:+.1f} %**"
+            + (f"; outputs every step {r['every_step_output_wall']:.2f} s "
+               f"({100 * (r['every_step_output_wall'] - rare) / r['every_step_output_wall']:+.1f} %)"
+               if "every_step_output_wall" in r else "") + ".")
     if "shares" in r:
         s = r["shares"]
         lines.append(f"- Work (instructions under callgrind at {s['agents']:,} agents, 1 thread, outputs every "
