@@ -230,6 +230,21 @@ Extendible Extendible::create(hid_t loc, const std::string& name, hid_t file_typ
   return out;
 }
 
+Extendible Extendible::open(hid_t loc, const std::string& name) {
+  Extendible out;
+  out.name_ = name;
+  out.dataset_ = open_dataset(loc, name);
+  out.shape_ = shape(out.dataset_.id());
+  if (out.shape_.empty()) fail(loc, name, "extend the scalar dataset");
+  out.rows_ = out.shape_[0];
+  for (std::size_t d = 1; d < out.shape_.size(); ++d) out.row_size_ *= out.shape_[d];
+  return out;
+}
+
+void Extendible::append(const void* values, std::size_t count, hid_t memory_type) {
+  append_raw(values, count, memory_type);
+}
+
 void Extendible::append(std::span<const double> values) {
   append_raw(values.data(), values.size(), H5T_NATIVE_DOUBLE);
 }
@@ -281,6 +296,47 @@ Handle write_strings(hid_t loc, const std::string& name, const std::vector<std::
     check(H5Dwrite(dataset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), loc, name,
           "write dataset");
   return dataset;
+}
+
+Handle write_ints(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values) {
+  hsize_t n = values.size();
+  Handle space(check(H5Screate_simple(1, &n, nullptr), loc, name, "create dataspace for"),
+               Kind::Dataspace);
+  Handle dataset(check(H5Dcreate2(loc, name.c_str(), H5T_STD_I64LE, space.id(), H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT),
+                       loc, name, "create dataset"),
+                 Kind::Dataset);
+  if (!values.empty())
+    check(H5Dwrite(dataset.id(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), loc,
+          name, "write dataset");
+  return dataset;
+}
+
+void remove(hid_t loc, const std::string& name) {
+  check(H5Ldelete(loc, name.c_str(), H5P_DEFAULT), loc, name, "remove");
+}
+
+std::vector<std::string> members(hid_t loc) {
+  H5G_info_t info;
+  check(H5Gget_info(loc, &info), loc, "", "list the members of");
+  // Creation order when the group tracks it, so members come back as they were declared.
+  H5_index_t index = H5_INDEX_NAME;
+  {
+    Handle gcpl(check(H5Gget_create_plist(loc), loc, "", "get properties of"), Kind::PropertyList);
+    unsigned flags = 0;
+    check(H5Pget_link_creation_order(gcpl.id(), &flags), loc, "", "get link order of");
+    if ((flags & H5P_CRT_ORDER_INDEXED) != 0) index = H5_INDEX_CRT_ORDER;
+  }
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t size = check(H5Lget_name_by_idx(loc, ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT),
+                               loc, "", "list the members of");
+    std::string name(static_cast<std::size_t>(size), '\0');
+    check(H5Lget_name_by_idx(loc, ".", index, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT), loc,
+          "", "list the members of");
+    names.push_back(std::move(name));
+  }
+  return names;
 }
 
 Handle create_scalar(hid_t loc, const std::string& name, hid_t file_type) {

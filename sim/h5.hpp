@@ -94,10 +94,14 @@ class Extendible {
   Extendible() = default;
   static Extendible create(hid_t loc, const std::string& name, hid_t file_type,
                            std::vector<hsize_t> row_shape, hsize_t chunk_rows);
+  // Opens an extendible dataset created earlier (under SWMR too: opening creates nothing).
+  static Extendible open(hid_t loc, const std::string& name);
 
   // Appends values.size() / row size rows; values.size() must be a whole number of rows.
   void append(std::span<const double> values);
   void append(std::span<const std::int64_t> values);
+  // The same for `count` values of any type in memory (`memory_type`, e.g. H5T_NATIVE_UINT8).
+  void append(const void* values, std::size_t count, hid_t memory_type);
 
   hsize_t rows() const { return rows_; }
   hsize_t row_size() const { return row_size_; }
@@ -117,6 +121,13 @@ class Extendible {
 
 // A 1-D dataset of variable-length UTF-8 strings, written once.
 Handle write_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values);
+// A 1-D int64 dataset, written once.
+Handle write_ints(hid_t loc, const std::string& name, const std::vector<std::int64_t>& values);
+// Removes the link `name` under `loc` (the object goes when nothing else links to it).
+void remove(hid_t loc, const std::string& name);
+// The names of the links directly under the group `loc`, in creation order where it is tracked
+// (else by name).
+std::vector<std::string> members(hid_t loc);
 // A scalar dataset (contiguous, so rewriting it touches raw data only, which SWMR allows).
 Handle create_scalar(hid_t loc, const std::string& name, hid_t file_type);
 void write_scalar(hid_t dataset, std::int64_t value);

@@ -73,7 +73,70 @@ void check_names(const ModelSpec& model) {
                              model.time_name);
     taken.push_back(s.name);
   }
+  std::vector<std::string> region_taken{"step", "region", model.time_name};
+  for (const auto& s : model.region_series) {
+    if (s.name.empty() || s.name.find('/') != std::string::npos || s.name == "." ||
+        std::find(region_taken.begin(), region_taken.end(), s.name) != region_taken.end())
+      throw std::logic_error("model '" + model.name + "': region series name '" + s.name +
+                             "' is empty, repeated, contains '/' or clashes with step/region/" +
+                             model.time_name);
+    region_taken.push_back(s.name);
+  }
+  if (!model.region_series.empty() && !model.region_count)
+    throw std::logic_error("model '" + model.name + "' declares region series without region_count");
+  std::vector<std::string> fields;
+  for (const auto& f : model.snapshot_fields) {
+    const auto slash = f.name.find('/');
+    const bool shaped = slash != std::string::npos && slash > 0 && slash + 1 < f.name.size() &&
+                        f.name.find('/', slash + 1) == std::string::npos && f.name.substr(0, slash) != "." &&
+                        f.name.substr(slash + 1) != ".";
+    if (!shaped || std::find(fields.begin(), fields.end(), f.name) != fields.end())
+      throw std::logic_error("model '" + model.name + "': snapshot field '" + f.name +
+                             "' is not named '<kind>/<field>' or is repeated");
+    fields.push_back(f.name);
+  }
 }
+
+// The element types a snapshot field may have, in the file and in memory.
+hid_t file_type_of(State::Type type) {
+  switch (type) {
+    case State::Type::F64: return H5T_IEEE_F64LE;
+    case State::Type::I64: return H5T_STD_I64LE;
+    case State::Type::U64: return H5T_STD_U64LE;
+    case State::Type::I32: return H5T_STD_I32LE;
+    case State::Type::U32: return H5T_STD_U32LE;
+    case State::Type::U8: return H5T_STD_U8LE;
+  }
+  throw std::logic_error("unknown State::Type");
+}
+
+hid_t memory_type_of(State::Type type) {
+  switch (type) {
+    case State::Type::F64: return H5T_NATIVE_DOUBLE;
+    case State::Type::I64: return H5T_NATIVE_INT64;
+    case State::Type::U64: return H5T_NATIVE_UINT64;
+    case State::Type::I32: return H5T_NATIVE_INT32;
+    case State::Type::U32: return H5T_NATIVE_UINT32;
+    case State::Type::U8: return H5T_NATIVE_UINT8;
+  }
+  throw std::logic_error("unknown State::Type");
+}
+
+std::size_t size_of(State::Type type) {
+  switch (type) {
+    case State::Type::F64:
+    case State::Type::I64:
+    case State::Type::U64: return 8;
+    case State::Type::I32:
+    case State::Type::U32: return 4;
+    case State::Type::U8: return 1;
+  }
+  throw std::logic_error("unknown State::Type");
+}
+
+// Snapshot datasets: chunks of at most this many elements (512 KiB of float64), and no larger
+// than the field was when the run started, so small fields do not reserve large chunks.
+constexpr hsize_t snapshot_chunk_values = 65536;
 
 std::string escape_cell(const std::string& text) {
   std::string out;
@@ -86,6 +149,32 @@ std::string escape_cell(const std::string& text) {
 }
 
 }  // namespace
+
+std::vector<std::int64_t> snapshot_steps(const Scenario& scenario) {
+  if (scenario.model == nullptr || scenario.model->snapshot_fields.empty() || scenario.snapshot_every <= 0) return {};
+  const std::int64_t every = scenario.snapshot_every, steps = scenario.steps;
+  const std::int64_t count = 1 + steps / every + (steps % every != 0 ? 1 : 0);
+  if (count > max_snapshots)
+    throw InputError("sim.snapshot_every = " + std::to_string(every) + " gives " + std::to_string(count) +
+                     " snapshots over sim.steps = " + std::to_string(steps) + "; a run writes at most " +
+                     std::to_string(max_snapshots) + " (choose sim.snapshot_every >= " +
+                     std::to_string((steps + max_snapshots - 3) / (max_snapshots - 2)) + ")");
+  std::vector<std::int64_t> out;
+  for (std::int64_t step = 0; step <= steps; step += every) out.push_back(step);
+  if (out.back() != steps) out.push_back(steps);
+  return out;
+}
+
+std::size_t region_count(const Scenario& scenario) {
+  if (scenario.model == nullptr || scenario.model->region_series.empty()) return 0;
+  if (!scenario.model->region_count)
+    throw std::logic_error("model '" + scenario.model->name + "' declares region series without region_count");
+  const std::size_t regions = scenario.model->region_count(scenario.params);
+  if (regions == 0)
+    throw InputError("model '" + scenario.model->name +
+                     "' writes region series, but a run with these parameters has no regions");
+  return regions;
+}
 
 struct RunFile::Impl {
   fs::path path;
@@ -100,6 +189,20 @@ struct RunFile::Impl {
   h5::Extendible flow_time;
   h5::Extendible flows;
   std::size_t flow_cells = 0;
+  std::size_t regions = 0;  // 0: no /regions group
+  h5::Extendible region_step;
+  h5::Extendible region_time;
+  std::vector<h5::Extendible> region_series;
+  // Snapshots: the planned steps, which of them are written, each field's name and type, and
+  // /snapshots/steps, the list of the snapshots written whole.
+  struct SnapshotField {
+    std::string kind, field;
+    State::Type type;
+  };
+  std::vector<std::int64_t> snapshot_plan;
+  std::vector<bool> snapshot_written;
+  std::vector<SnapshotField> snapshot_fields;
+  h5::Extendible snapshot_done;
   bool finished = false;
 
   // Records wait here until the next flush (or a full chunk) and then go out as one block:
@@ -109,12 +212,16 @@ struct RunFile::Impl {
   std::vector<double> pending_times;
   std::vector<std::vector<double>> pending_values;  // one per series
   std::vector<double> pending_flows;
+  std::vector<std::vector<double>> pending_regions;  // one per region series, rows of `regions`
 
   void create_meta(const Scenario& scenario, const RunMeta& meta);
   void create_scenario(const Scenario& scenario);
   void create_series();
   void create_flows();
+  void create_regions();
+  void create_snapshots(const State& types);
   void close_datasets();
+  void drop_datasets() noexcept;
   void write_pending();
 };
 
@@ -125,6 +232,7 @@ void RunFile::Impl::write_pending() {
     pending_times.clear();
     for (auto& v : pending_values) v.clear();
     pending_flows.clear();
+    for (auto& v : pending_regions) v.clear();
   };
   try {
     step.append(std::span<const std::int64_t>(pending_steps));
@@ -134,6 +242,11 @@ void RunFile::Impl::write_pending() {
       flow_step.append(std::span<const std::int64_t>(pending_steps));
       flow_time.append(std::span<const double>(pending_times));
       flows.append(pending_flows);
+    }
+    if (regions > 0) {
+      region_step.append(std::span<const std::int64_t>(pending_steps));
+      region_time.append(std::span<const double>(pending_times));
+      for (std::size_t i = 0; i < region_series.size(); ++i) region_series[i].append(pending_regions[i]);
     }
   } catch (...) {
     // Never written twice: a failed block is dropped, not retried by the destructor.
@@ -244,6 +357,86 @@ void RunFile::Impl::create_flows() {
   h5::attach_scale(flows.id(), sector.id(), 2);
 }
 
+void RunFile::Impl::create_regions() {
+  h5::Handle group = h5::create_group(file.id(), "regions");
+  const hid_t g = group.id();
+  // Like /flows, the group carries its own step scale and time, so it opens alone in xarray.
+  region_step = h5::Extendible::create(g, "step", H5T_STD_I64LE, {}, series_chunk_rows);
+  h5::write_attribute(region_step.id(), "units", "1");
+  h5::write_attribute(region_step.id(), "description", "the step of the record, as /series/step");
+  h5::make_scale(region_step.id(), "step");
+
+  region_time = h5::Extendible::create(g, model->time_name, H5T_IEEE_F64LE, {}, series_chunk_rows);
+  h5::write_attribute(region_time.id(), "units", model->time_units);
+  h5::write_attribute(region_time.id(), "description", "simulated time at the end of the step");
+  h5::attach_scale(region_time.id(), region_step.id(), 0);
+
+  std::vector<std::int64_t> index(regions);
+  for (std::size_t r = 0; r < regions; ++r) index[r] = static_cast<std::int64_t>(r);
+  h5::Handle region = h5::write_ints(g, "region", index);
+  h5::write_attribute(region.id(), "units", "1");
+  h5::write_attribute(region.id(), "description", "the region's index, 0 to regions - 1");
+  h5::make_scale(region.id(), "region");
+
+  const hsize_t chunk_rows = std::clamp<hsize_t>(flows_chunk_values / regions, 1, series_chunk_rows);
+  region_series.reserve(model->region_series.size());
+  pending_regions.resize(model->region_series.size());
+  for (const auto& spec : model->region_series) {
+    auto dataset = h5::Extendible::create(g, spec.name, H5T_IEEE_F64LE, {regions}, chunk_rows);
+    h5::write_attribute(dataset.id(), "units", spec.units);
+    h5::write_attribute(dataset.id(), "description", spec.description);
+    h5::write_attribute(dataset.id(), "coordinates", model->time_name);
+    h5::attach_scale(dataset.id(), region_step.id(), 0);
+    h5::attach_scale(dataset.id(), region.id(), 1);
+    region_series.push_back(std::move(dataset));
+  }
+}
+
+void RunFile::Impl::create_snapshots(const State& types) {
+  for (const auto& spec : model->snapshot_fields) {
+    const auto it = types.entries().find(spec.name);
+    if (it == types.entries().end())
+      throw std::logic_error("model '" + model->name + "' declares snapshot field '" + spec.name +
+                             "' but its snapshot() does not put it");
+    const auto slash = spec.name.find('/');
+    snapshot_fields.push_back({spec.name.substr(0, slash), spec.name.substr(slash + 1), it->second.type});
+  }
+  for (const auto& [name, entry] : types.entries()) {
+    const bool declared = std::any_of(model->snapshot_fields.begin(), model->snapshot_fields.end(),
+                                      [&](const SeriesSpec& f) { return f.name == name; });
+    if (!declared)
+      throw std::logic_error("model '" + model->name + "' puts snapshot field '" + name + "' it does not declare");
+  }
+  snapshot_written.assign(snapshot_plan.size(), false);
+
+  h5::Handle group = h5::create_group(file.id(), "snapshots");
+  snapshot_done = h5::Extendible::create(group.id(), "steps", H5T_STD_I64LE, {}, 256);
+  h5::write_attribute(snapshot_done.id(), "units", "1");
+  h5::write_attribute(snapshot_done.id(), "description",
+                      "the steps whose snapshots were written whole; a /snapshots/<step> group not "
+                      "listed here is incomplete (a killed run) and holds no data");
+  // SWMR writers cannot create objects, so every planned snapshot is created now, empty, and
+  // filled at its step; a run that ends early removes the ones it did not reach.
+  for (std::int64_t step : snapshot_plan) {
+    h5::Handle at = h5::create_group(group.id(), std::to_string(step));
+    h5::write_attribute(at.id(), "step", step);
+    std::vector<std::pair<std::string, h5::Handle>> kinds;
+    for (std::size_t i = 0; i < snapshot_fields.size(); ++i) {
+      const SnapshotField& f = snapshot_fields[i];
+      auto kind = std::find_if(kinds.begin(), kinds.end(), [&](const auto& k) { return k.first == f.kind; });
+      if (kind == kinds.end()) {
+        kinds.emplace_back(f.kind, h5::create_group(at.id(), f.kind));
+        kind = kinds.end() - 1;
+      }
+      const std::size_t count = types.entries().at(model->snapshot_fields[i].name).count;
+      const hsize_t chunk = std::clamp<hsize_t>(count, 1, snapshot_chunk_values);
+      auto dataset = h5::Extendible::create(kind->second.id(), f.field, file_type_of(f.type), {}, chunk);
+      h5::write_attribute(dataset.id(), "units", model->snapshot_fields[i].units);
+      h5::write_attribute(dataset.id(), "description", model->snapshot_fields[i].description);
+    }
+  }
+}
+
 void RunFile::Impl::close_datasets() {
   progress.close();
   step.close();
@@ -252,12 +445,33 @@ void RunFile::Impl::close_datasets() {
   flow_step.close();
   flow_time.close();
   flows.close();
+  region_step.close();
+  region_time.close();
+  for (auto& s : region_series) s.close();
+  snapshot_done.close();
 }
 
-RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario, const RunMeta& meta)
+void RunFile::Impl::drop_datasets() noexcept {
+  progress.reset();
+  step = {};
+  time = {};
+  series.clear();
+  flow_step = {};
+  flow_time = {};
+  flows = {};
+  region_step = {};
+  region_time = {};
+  region_series.clear();
+  snapshot_done = {};
+}
+
+RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario, const RunMeta& meta,
+                 const State& snapshot_types)
     : impl_(std::make_unique<Impl>()) {
   if (scenario.model == nullptr) throw std::logic_error("RunFile: scenario has no model");
   check_names(*scenario.model);
+  impl_->regions = region_count(scenario);
+  impl_->snapshot_plan = snapshot_steps(scenario);
   check_output_path(path, overwrite);
   impl_->path = path;
   impl_->model = scenario.model;
@@ -275,6 +489,8 @@ RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario,
   impl_->create_scenario(scenario);
   impl_->create_series();
   if (!scenario.model->sectors.empty()) impl_->create_flows();
+  if (impl_->regions > 0) impl_->create_regions();
+  if (!impl_->snapshot_plan.empty()) impl_->create_snapshots(snapshot_types);
   // From here on only raw data changes, which is what SWMR readers can follow; every group,
   // attribute and scale exists already, and only dataset handles are open.
   h5::check(H5Fstart_swmr_write(impl_->file.id()), impl_->file.id(), "", "start SWMR writing to");
@@ -289,18 +505,12 @@ RunFile::~RunFile() {
     // A destructor runs during unwinding too: the records are lost, the file stays readable.
   }
   H5Fflush(impl_->file.id(), H5F_SCOPE_LOCAL);
-  impl_->progress.reset();
-  impl_->step = {};
-  impl_->time = {};
-  impl_->series.clear();
-  impl_->flow_step = {};
-  impl_->flow_time = {};
-  impl_->flows = {};
+  impl_->drop_datasets();
   impl_->file.reset();
 }
 
 void RunFile::append(std::int64_t step, double time, std::span<const double> values,
-                     std::span<const double> flows) {
+                     std::span<const double> flows, std::span<const double> regions) {
   Impl& f = *impl_;
   if (f.finished) throw std::logic_error("RunFile::append after finish");
   if (values.size() != f.series.size())
@@ -312,7 +522,14 @@ void RunFile::append(std::int64_t step, double time, std::span<const double> val
   f.pending_steps.push_back(step);
   f.pending_times.push_back(time);
   for (std::size_t i = 0; i < values.size(); ++i) f.pending_values[i].push_back(values[i]);
+  if (regions.size() != f.region_series.size() * f.regions)
+    throw std::logic_error("RunFile::append: " + std::to_string(regions.size()) + " region values, expected " +
+                           std::to_string(f.region_series.size()) + " series x " + std::to_string(f.regions) +
+                           " regions");
   f.pending_flows.insert(f.pending_flows.end(), flows.begin(), flows.end());
+  for (std::size_t i = 0; i < f.region_series.size(); ++i)
+    f.pending_regions[i].insert(f.pending_regions[i].end(), regions.begin() + static_cast<std::ptrdiff_t>(i * f.regions),
+                                regions.begin() + static_cast<std::ptrdiff_t>((i + 1) * f.regions));
   if (f.pending_steps.size() >= series_chunk_rows) f.write_pending();
 }
 
@@ -342,6 +559,13 @@ void RunFile::finish(const std::string& status, std::int64_t steps_completed, do
   h5::Handle fapl = h5::file_access_latest();
   h5::check_file(H5Pset_file_locking(fapl.id(), false, true), f.path, "set up the final reopen of");
   f.file = h5::open_file(f.path, H5F_ACC_RDWR, fapl.id());
+  if (!f.snapshot_plan.empty()) {
+    // A run that ended early leaves the snapshots it did not reach: they go, so that every
+    // /snapshots/<step> of a finished file is whole.
+    h5::Handle snapshots = h5::open_group(f.file.id(), "snapshots");
+    for (std::size_t i = 0; i < f.snapshot_plan.size(); ++i)
+      if (!f.snapshot_written[i]) h5::remove(snapshots.id(), std::to_string(f.snapshot_plan[i]));
+  }
   {
     h5::Handle meta = h5::open_group(f.file.id(), "meta");
     h5::write_attribute(meta.id(), "status", status);
@@ -350,6 +574,75 @@ void RunFile::finish(const std::string& status, std::int64_t steps_completed, do
     h5::write_attribute(meta.id(), "wall_seconds", wall_seconds);
   }
   f.file.close();
+}
+
+void RunFile::write_snapshot(std::int64_t step, const State& snapshot) {
+  Impl& f = *impl_;
+  if (f.finished) throw std::logic_error("RunFile::write_snapshot after finish");
+  const auto at = std::lower_bound(f.snapshot_plan.begin(), f.snapshot_plan.end(), step);
+  if (at == f.snapshot_plan.end() || *at != step)
+    throw std::logic_error("RunFile::write_snapshot: no snapshot is planned at step " + std::to_string(step));
+  const auto index = static_cast<std::size_t>(at - f.snapshot_plan.begin());
+  if (f.snapshot_written[index])
+    throw std::logic_error("RunFile::write_snapshot: step " + std::to_string(step) + " written twice");
+  for (const auto& field : f.snapshot_fields) {
+    const std::string name = field.kind + "/" + field.field;
+    const auto it = snapshot.entries().find(name);
+    if (it == snapshot.entries().end())
+      throw RunError("model '" + f.model->name + "': the snapshot of step " + std::to_string(step) +
+                     " lacks its declared field '" + name + "'");
+    if (it->second.type != field.type || it->second.bytes.size() != it->second.count * size_of(field.type))
+      throw RunError("model '" + f.model->name + "': snapshot field '" + name + "' changed its element type at step " +
+                     std::to_string(step));
+  }
+  const std::string group_name = "snapshots/" + std::to_string(step);
+  {
+    h5::Handle group = h5::open_group(f.file.id(), group_name);
+    for (const auto& field : f.snapshot_fields) {
+      const State::Entry& entry = snapshot.entries().at(field.kind + "/" + field.field);
+      auto dataset = h5::Extendible::open(group.id(), field.kind + "/" + field.field);
+      if (dataset.rows() != 0)
+        throw std::logic_error("RunFile::write_snapshot: " + group_name + " holds data already");
+      dataset.append(entry.bytes.data(), entry.count, memory_type_of(field.type));
+    }
+  }
+  // The fields are durable before the list says the snapshot is whole.
+  h5::check(H5Fflush(f.file.id(), H5F_SCOPE_LOCAL), f.file.id(), "", "flush");
+  const std::int64_t done[1] = {step};
+  f.snapshot_done.append(std::span<const std::int64_t>(done));
+  h5::check(H5Fflush(f.file.id(), H5F_SCOPE_LOCAL), f.file.id(), "", "flush");
+  f.snapshot_written[index] = true;
+}
+
+void RunFile::carry_snapshots(const fs::path& from, std::int64_t up_to_step) {
+  Impl& f = *impl_;
+  if (f.snapshot_plan.empty()) return;
+  const std::string shown = from.string();
+  try {
+    h5::silence_errors();
+    h5::Handle fapl = h5::file_access_latest();
+    h5::Handle file = h5::open_file(from, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id());
+    if (!h5::exists(file.id(), "snapshots")) return;
+    h5::Handle steps = h5::open_dataset(file.id(), "snapshots/steps");
+    for (std::int64_t step : h5::read_ints(steps.id())) {
+      if (step > up_to_step || !std::binary_search(f.snapshot_plan.begin(), f.snapshot_plan.end(), step)) continue;
+      State snapshot;
+      for (const auto& field : f.snapshot_fields) {
+        const std::string name = field.kind + "/" + field.field;
+        h5::Handle dataset = h5::open_dataset(file.id(), "snapshots/" + std::to_string(step) + "/" + name);
+        const auto shape = h5::shape(dataset.id());
+        const std::size_t count = shape.size() == 1 ? static_cast<std::size_t>(shape[0]) : 0;
+        State::Entry entry{field.type, count, std::vector<std::byte>(count * size_of(field.type))};
+        if (count > 0)
+          h5::check(H5Dread(dataset.id(), memory_type_of(field.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, entry.bytes.data()),
+                    file.id(), "snapshots/" + std::to_string(step) + "/" + name, "read");
+        snapshot.put_entry(name, std::move(entry));
+      }
+      write_snapshot(step, snapshot);
+    }
+  } catch (const h5::Error& e) {
+    throw InputError("cannot read the snapshots of output file '" + shown + "' to resume it (" + e.what() + ")");
+  }
 }
 
 const fs::path& RunFile::path() const { return impl_->path; }
@@ -384,6 +677,26 @@ StoredRecords read_records(const fs::path& path, const ModelSpec& model, const s
       const auto values = h5::read_doubles(d.id());
       if (values.size() < n) throw InputError("output file '" + shown + "' is incomplete");
       for (std::size_t r = 0; r < n; ++r) out.values[r][s] = values[r];
+    }
+    out.regions.assign(n, {});
+    if (!model.region_series.empty()) {
+      h5::Handle regions = h5::open_group(file.id(), "regions");
+      const std::size_t count = model.region_series.size();
+      for (std::size_t s = 0; s < count; ++s) {
+        h5::Handle d = h5::open_dataset(regions.id(), model.region_series[s].name);
+        const auto shape = h5::shape(d.id());
+        if (shape.size() != 2 || shape[0] < n) throw InputError("output file '" + shown + "' is incomplete");
+        const auto width = static_cast<std::size_t>(shape[1]);
+        const auto values = h5::read_doubles(d.id());
+        for (std::size_t r = 0; r < n; ++r) {
+          if (s == 0) out.regions[r].assign(count * width, 0.0);
+          if (out.regions[r].size() != count * width)
+            throw InputError("output file '" + shown + "' has region series of different widths");
+          std::copy(values.begin() + static_cast<std::ptrdiff_t>(r * width),
+                    values.begin() + static_cast<std::ptrdiff_t>((r + 1) * width),
+                    out.regions[r].begin() + static_cast<std::ptrdiff_t>(s * width));
+        }
+      }
     }
     out.flows.assign(n, {});
     if (!model.sectors.empty()) {
@@ -424,6 +737,12 @@ written with the HDF5 1.10 file format (`libver="latest"`), so it needs HDF5 1.1
 /flows/flow_type      string  [flow_type]                dimension scale "flow_type"
 /flows/sector         string  [sector]                   dimension scale "sector"
 /flows/matrix         float64 [step, flow_type, sector]  the transaction-flow matrix
+/regions/step         int64   [step]                     dimension scale "step" (same values)
+/regions/<time>       float64 [step]
+/regions/region       int64   [region]                   dimension scale "region": 0 .. regions - 1
+/regions/<name>       float64 [step, region]             one per declared region series
+/snapshots/steps      int64   [snapshot]                 the steps whose snapshots are whole
+/snapshots/<step>/<kind>/<field>  [agent]                one per declared snapshot field
 /scenario             group, attributes only
 /meta                 group, attributes
 /meta/progress        int64   scalar                     steps completed at the last flush
@@ -453,6 +772,36 @@ is minus each column's sum, so each column sums to zero too (a Godley table). On
 creation and destruction leave a row unbalanced. `flow_type` and `sector` hold the names and
 are the dimension scales of dimensions 1 and 2; the group has its own `step` scale and time
 coordinate so that it opens on its own in xarray.
+
+### `/regions`
+
+Present only for models that declare region series (tables below). `<name>[step, region]` is
+the series for each region, recorded with `/series` (same records, same flushes). The number of
+regions is fixed by the run's parameters before the model is built. `region` holds the region
+indices 0 to regions - 1 and is the dimension scale of dimension 1; like `/flows`, the group has
+its own `step` scale and time coordinate, so `xr.open_dataset(f, engine="h5netcdf",
+group="regions")` opens it on its own with dimensions `step` and `region`. Attributes `units`,
+`description` and `coordinates`.
+
+### `/snapshots`
+
+Agent-level arrays, present only for models that declare snapshot fields and only when
+`[sim] snapshot_every` is above 0: at step 0, every `snapshot_every` steps and at the last step
+(at most 10000 snapshots per run). `/snapshots/<step>/<kind>/<field>` is a 1-D array, one
+element per agent of that kind (its length may change between snapshots), in the element type
+the model keeps it in, with attributes `units` and `description`; the group `<step>` has an
+attribute `step`.
+
+A writer in SWMR mode cannot create objects, so every planned snapshot's groups and datasets
+are created, empty, with the file, and each is filled at its step: its fields are written and
+flushed, then its step is appended to `/snapshots/steps` and flushed again. A snapshot listed in
+`/snapshots/steps` is whole. When the run ends (complete, interrupted or failed) the groups of
+snapshots it never reached are removed, so every `/snapshots/<step>` of a finished file is
+whole. Only a killed run (status still `running`) leaves empty groups for the steps it did not
+reach: read the steps listed in `/snapshots/steps`. A resumed run carries the snapshots up to its
+checkpoint into the new file and writes the later ones, as an uninterrupted run would.
+
+Sweep files hold no snapshots (see [sweeps.md](sweeps.md)).
 
 ### `/scenario`
 
@@ -535,9 +884,21 @@ series = xr.open_dataset("run.h5", engine="h5netcdf", group="series")
 df = series.to_dataframe()                   # index: step; columns: time and every series
 flows = xr.open_dataset("run.h5", engine="h5netcdf", group="flows")
 flows["matrix"].sel(flow_type="change_in_money")
+regions = xr.open_dataset("run.h5", engine="h5netcdf", group="regions")   # dims step, region
+regions.to_dataframe()                       # index: (step, region)
+```
+
+Snapshots with h5py:
+
+```python
+with h5py.File("run.h5", "r") as f:
+    for step in f["snapshots/steps"][:]:
+        wealth = f[f"snapshots/{step}/commoners/wealth"][:]
 ```
 
 ## Series by model
+
+For each model: its series, its flow matrix, its region series and its snapshot fields.
 )";
 
   for (const auto& model : models) {
@@ -562,6 +923,23 @@ flows["matrix"].sel(flow_type="change_in_money")
       for (std::size_t i = 0; i < model.sectors.size(); ++i)
         md << (i == 0 ? "" : ", ") << '`' << model.sectors[i] << '`';
       md << ".\n";
+    }
+    md << '\n';
+    if (model.region_series.empty()) {
+      md << "No region series: the file has no `/regions` group.\n";
+    } else {
+      md << "Region series (`/regions/<name>` [step, region]):\n\n| region series | units | description |\n|---|---|---|\n";
+      for (const auto& s : model.region_series)
+        md << "| `" << s.name << "` | " << escape_cell(s.units) << " | " << escape_cell(s.description) << " |\n";
+    }
+    md << '\n';
+    if (model.snapshot_fields.empty()) {
+      md << "No snapshot fields: `[sim] snapshot_every` writes nothing for this model.\n";
+    } else {
+      md << "Snapshot fields (`/snapshots/<step>/<kind>/<field>`, with `[sim] snapshot_every`):\n\n"
+            "| field | units | description |\n|---|---|---|\n";
+      for (const auto& s : model.snapshot_fields)
+        md << "| `" << s.name << "` | " << escape_cell(s.units) << " | " << escape_cell(s.description) << " |\n";
     }
     if (!model.phase_names.empty()) {
       md << "\nPhases of the step (`/meta/phases`): ";

@@ -6,6 +6,10 @@
 //   /series/<time>   float64 [step], simulated time (a coordinate along step)
 //   /flows/matrix    float64 [step, flow_type, sector], money moved since the previous record,
 //                    with scales /flows/step, /flows/flow_type, /flows/sector
+//   /regions/<name>  float64 [step, region] for models that declare region series, with their own
+//                    scales /regions/step and /regions/region and coordinate /regions/<time>
+//   /snapshots/<step>/<kind>/<field>  agent arrays every `sim.snapshot_every` steps (models that
+//                    declare snapshot fields); /snapshots/steps lists the snapshots written whole
 //   /scenario        group: attribute `text` (the resolved scenario) and one attribute per parameter
 //   /meta            group: format, version, git_commit, command_line, model, seed, threads,
 //                    phases, start_time, end_time, wall_seconds, steps_completed, status;
@@ -22,6 +26,7 @@
 
 #include "sim/model.hpp"
 #include "sim/scenario.hpp"
+#include "sim/state.hpp"
 
 namespace sim {
 
@@ -33,20 +38,45 @@ struct RunMeta {
   std::string start_time;    // ISO 8601, UTC
 };
 
+// The most snapshots one run may write (each is a group created when the file is created).
+inline constexpr std::int64_t max_snapshots = 10'000;
+
+// The steps at which a run of `scenario` writes agent snapshots: 0, every `sim.snapshot_every`
+// steps and the last step; none when snapshot_every is 0 or the model declares no snapshot
+// fields. InputError naming sim.snapshot_every when there would be more than max_snapshots.
+std::vector<std::int64_t> snapshot_steps(const Scenario& scenario);
+
+// The number of regions of a run of `scenario` (0 for a model without region series).
+// InputError when a model with region series has none with these parameters.
+std::size_t region_count(const Scenario& scenario);
+
 class RunFile {
  public:
   // Creates `path`. Throws InputError naming the path when it exists and `overwrite` is false
-  // (the existing file is left untouched), or when it cannot be created.
+  // (the existing file is left untouched), or when it cannot be created. When the run writes
+  // snapshots (snapshot_steps is not empty), `snapshot_types` is a snapshot of the model as
+  // built (Model::snapshot): it fixes each field's element type, since every snapshot's datasets
+  // are created with the file (SWMR writers cannot create objects).
   RunFile(const std::filesystem::path& path, bool overwrite, const Scenario& scenario,
-          const RunMeta& meta);
+          const RunMeta& meta, const State& snapshot_types = State());
   ~RunFile();  // closes; a file not finished keeps status "running"
   RunFile(const RunFile&) = delete;
   RunFile& operator=(const RunFile&) = delete;
 
   // One record: the step, its simulated time, one value per declared series (declaration
   // order) and the flow matrix (row-major [flow_type, sector]; empty when the model has none).
+  // `regions` holds every declared region series for every region, laid out [series][region]
+  // (Model::measure_regions); empty when the model has no region series.
   void append(std::int64_t step, double time, std::span<const double> values,
-              std::span<const double> flows);
+              std::span<const double> flows, std::span<const double> regions = {});
+  // Writes the agent snapshot of `step` (one of snapshot_steps): every declared field, then
+  // flushes, then lists the step in /snapshots/steps and flushes again, so a snapshot listed
+  // there is whole. RunError when the model's snapshot lacks a declared field or changed a
+  // field's type.
+  void write_snapshot(std::int64_t step, const State& snapshot);
+  // Copies the snapshots `from` (an earlier file of the same run) lists as whole, up to and
+  // including `up_to_step`, for a resumed run. InputError naming `from` when it cannot be read.
+  void carry_snapshots(const std::filesystem::path& from, std::int64_t up_to_step);
   // Makes everything appended so far durable and visible to readers.
   void flush(std::int64_t steps_completed);
   // Sets status ("complete" or "interrupted"), steps_completed, end_time and wall_seconds, closes.
@@ -68,6 +98,7 @@ struct StoredRecords {
   std::vector<double> times;
   std::vector<std::vector<double>> values;  // [record][series]
   std::vector<std::vector<double>> flows;   // [record][flow cells]; empty rows without /flows
+  std::vector<std::vector<double>> regions; // [record][series * region]; empty rows without /regions
 };
 // Reads every record of `path` with step <= `up_to_step`; InputError naming the file when it
 // cannot be read or does not hold the scenario `scenario_text` with the model's series.
@@ -78,7 +109,8 @@ StoredRecords read_records(const std::filesystem::path& path, const ModelSpec& m
 // that cannot be created; checked before HDF5 touches anything, so an existing file is kept.
 void check_output_path(const std::filesystem::path& path, bool overwrite);
 
-// docs/output.md: the file layout above and every model's declared series.
+// docs/output.md: the file layout above and every model's declared series, region series and
+// snapshot fields.
 std::string output_doc_markdown(const ModelList& models);
 
 }  // namespace sim

@@ -1,5 +1,6 @@
 #include "sim/runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -112,11 +113,13 @@ RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file,
   Progress progress(options.progress, scenario.steps, scenario.model->time_name);
   RunResult result;
   result.steps_completed = simulation.steps_done();
+  const std::vector<std::int64_t> snapshots = snapshot_steps(scenario);
   auto record = [&] {
     position.last_recorded = simulation.steps_done();
     const FlowMatrix flows = simulation.take_flows();
     const auto values = simulation.measure();
-    file.append(simulation.steps_done(), simulation.time(), values, flows.cells());
+    const auto regions = simulation.measure_regions();
+    file.append(simulation.steps_done(), simulation.time(), values, flows.cells(), regions);
     if (simulation.steps_done() - position.last_flushed >= scenario.flush_every) {
       file.flush(simulation.steps_done());
       position.last_flushed = simulation.steps_done();
@@ -124,6 +127,14 @@ RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file,
     result.final_values.clear();
     for (std::size_t i = 0; i < values.size(); ++i)
       result.final_values.emplace_back(scenario.model->series[i].name, values[i]);
+  };
+  // After the record of its step and before a checkpoint of it, so a checkpoint's output file
+  // holds every snapshot up to the checkpoint.
+  auto snapshot = [&] {
+    if (!std::binary_search(snapshots.begin(), snapshots.end(), simulation.steps_done())) return;
+    State state;
+    simulation.model().snapshot(state);
+    file.write_snapshot(simulation.steps_done(), state);
   };
   auto checkpoint = [&] {
     // The output must hold every record up to the checkpoint before the checkpoint exists.
@@ -144,12 +155,16 @@ RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file,
   };
 
   try {
-    if (position.last_recorded < 0) record();
+    if (position.last_recorded < 0) {
+      record();
+      snapshot();
+    }
     while (simulation.steps_done() < scenario.steps && signals.received() == 0) {
       simulation.step();
       const std::int64_t step = simulation.steps_done();
       result.steps_completed = step;
       if (step % scenario.record_every == 0 || step == scenario.steps) record();
+      snapshot();
       if (options.checkpoint_every > 0 && step % options.checkpoint_every == 0 && step < scenario.steps) checkpoint();
       progress.update(step, simulation.time());
     }
@@ -191,8 +206,13 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   // memory, opening balances that do not add up) leaves no half-made file; the path is checked
   // first, as building may take a while.
   check_output_path(o.out, o.overwrite);
+  const bool snapshots = !snapshot_steps(scenario).empty();
+  region_count(scenario);
   Simulation simulation(scenario);
-  RunFile file(o.out, o.overwrite, scenario, meta);
+  // The datasets of every snapshot are made with the file, in the types the model's fields have.
+  State snapshot_types;
+  if (snapshots) simulation.model().snapshot(snapshot_types);
+  RunFile file(o.out, o.overwrite, scenario, meta, snapshot_types);
   return drive(scenario, simulation, file, o, Position{}, wall_start);
 }
 
@@ -239,11 +259,22 @@ RunResult resume_run(const std::filesystem::path& checkpoint_path, const RunOpti
   if (o.checkpoint.empty()) o.checkpoint = checkpoint_path;
   const std::filesystem::path building = c.out.string() + ".resuming";
   RunMeta meta{sim::version, sim::git_commit, o.command_line, max_threads(), utc_now()};
+  State snapshot_types;
+  if (!snapshot_steps(scenario).empty()) simulation.model().snapshot(snapshot_types);
   std::optional<RunFile> file;
-  file.emplace(building, true, scenario, meta);
-  for (std::size_t r = 0; r < records.steps.size(); ++r)
-    file->append(records.steps[r], records.times[r], records.values[r], records.flows[r]);
-  file->flush(c.step);
+  file.emplace(building, true, scenario, meta, snapshot_types);
+  try {
+    for (std::size_t r = 0; r < records.steps.size(); ++r)
+      file->append(records.steps[r], records.times[r], records.values[r], records.flows[r], records.regions[r]);
+    file->carry_snapshots(c.out, c.step);
+    file->flush(c.step);
+  } catch (...) {
+    // The output file is untouched; the half-built one goes.
+    file.reset();
+    std::error_code ignored;
+    std::filesystem::remove(building, ignored);
+    throw;
+  }
   std::filesystem::rename(building, c.out);
   file->moved_to(c.out);
   return drive(scenario, simulation, *file, o, Position{c.last_recorded, c.step}, wall_start);

@@ -12,6 +12,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <cstring>
 #include <cstdlib>
@@ -55,7 +56,8 @@ struct Finished {
   std::uint64_t seed = 0;
   std::string status;
   std::string error;
-  std::vector<double> values;  // [series][record]
+  std::vector<double> values;   // [series][record]
+  std::vector<double> regions;  // [region series][record][region]; empty without region series
 };
 
 // A fixed-shape dataset written a row at a time, in any order.
@@ -110,8 +112,8 @@ class Rows {
 class SweepFile {
  public:
   SweepFile(const SweepOptions& o, const Scenario& base, const std::vector<std::int64_t>& steps,
-            const std::vector<double>& times, std::int64_t runs, const RunMeta& meta)
-      : series_count_(base.model->series.size()), records_(steps.size()) {
+            const std::vector<double>& times, std::int64_t runs, std::size_t regions, const RunMeta& meta)
+      : series_count_(base.model->series.size()), records_(steps.size()), regions_(regions) {
     check_output_path(o.out, o.overwrite);
     h5::silence_errors();
     file_ = h5::create_file(o.out, H5P_DEFAULT);
@@ -185,6 +187,38 @@ class SweepFile {
         series_.push_back(std::move(rows));
       }
     }
+    if (regions_ > 0) {  // /regions: [run, step, region], with its own scales so it opens alone
+      h5::Handle g = h5::create_group(f, "regions");
+      Rows run_scale(g.id(), "run", H5T_STD_I64LE, {n_runs}, false);
+      write_all_ints(run_scale.id(), runs);
+      h5::make_scale(run_scale.id(), "run");
+      Rows step_scale(g.id(), "step", H5T_STD_I64LE, {n_steps}, false);
+      h5::check(H5Dwrite(step_scale.id(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), g.id(),
+                "step", "write");
+      h5::make_scale(step_scale.id(), "step");
+      Rows time(g.id(), base.model->time_name, H5T_IEEE_F64LE, {n_steps}, false);
+      h5::check(H5Dwrite(time.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, times.data()), g.id(),
+                base.model->time_name, "write");
+      h5::write_attribute(time.id(), "units", base.model->time_units);
+      h5::write_attribute(time.id(), "description", "simulated time at the end of the step (the base scenario's)");
+      h5::attach_scale(time.id(), step_scale.id(), 0);
+      std::vector<std::int64_t> index(regions_);
+      for (std::size_t r = 0; r < regions_; ++r) index[r] = static_cast<std::int64_t>(r);
+      h5::Handle region_scale = h5::write_ints(g.id(), "region", index);
+      h5::write_attribute(region_scale.id(), "units", "1");
+      h5::write_attribute(region_scale.id(), "description", "the region's index, 0 to regions - 1");
+      h5::make_scale(region_scale.id(), "region");
+      const auto n_regions = static_cast<hsize_t>(regions_);
+      for (const auto& spec : base.model->region_series) {
+        Rows rows(g.id(), spec.name, H5T_IEEE_F64LE, {n_runs, n_steps, n_regions}, true);
+        h5::write_attribute(rows.id(), "units", spec.units);
+        h5::write_attribute(rows.id(), "description", spec.description);
+        h5::attach_scale(rows.id(), run_scale.id(), 0);
+        h5::attach_scale(rows.id(), step_scale.id(), 1);
+        h5::attach_scale(rows.id(), region_scale.id(), 2);
+        regions_series_.push_back(std::move(rows));
+      }
+    }
     {  // /runs: one row per run
       h5::Handle g = h5::create_group(f, "runs");
       Rows run_scale(g.id(), "run", H5T_STD_I64LE, {n_runs}, false);
@@ -232,13 +266,17 @@ class SweepFile {
   }
 
   // Reopens the file of an earlier, unfinished run of the same sweep, to fill in its missing runs.
-  SweepFile(const SweepOptions& o, const Scenario& base, std::size_t records)
-      : series_count_(base.model->series.size()), records_(records) {
+  SweepFile(const SweepOptions& o, const Scenario& base, std::size_t records, std::size_t regions)
+      : series_count_(base.model->series.size()), records_(records), regions_(regions) {
     h5::silence_errors();
     file_ = h5::open_file(o.out, H5F_ACC_RDWR);
     meta_ = h5::open_group(file_.id(), "meta");
     h5::Handle g = h5::open_group(file_.id(), "series");
     for (const auto& spec : base.model->series) series_.push_back(Rows::open(g.id(), spec.name));
+    if (regions_ > 0) {
+      h5::Handle r = h5::open_group(file_.id(), "regions");
+      for (const auto& spec : base.model->region_series) regions_series_.push_back(Rows::open(r.id(), spec.name));
+    }
     h5::Handle runs = h5::open_group(file_.id(), "runs");
     seed_ = Rows::open(runs.id(), "seed");
     status_ = Rows::open(runs.id(), "status");
@@ -256,6 +294,11 @@ class SweepFile {
     error_.write(row, string_type_.id(), &error);
     if (run.values.empty()) return;  // a failed run keeps its NaN fill
     for (std::size_t s = 0; s < series_count_; ++s) series_[s].write(row, H5T_NATIVE_DOUBLE, &run.values[s * records_]);
+    if (run.regions.size() != regions_series_.size() * records_ * regions_)
+      throw std::logic_error("SweepFile::write: run " + std::to_string(run.run) + " has " +
+                             std::to_string(run.regions.size()) + " region values");
+    for (std::size_t s = 0; s < regions_series_.size(); ++s)
+      regions_series_[s].write(row, H5T_NATIVE_DOUBLE, &run.regions[s * records_ * regions_]);
   }
 
   void flush() { h5::check(H5Fflush(file_.id(), H5F_SCOPE_GLOBAL), file_.id(), "", "flush"); }
@@ -275,6 +318,7 @@ class SweepFile {
     h5::write_attribute(g, "wall_seconds", result.wall_seconds);
     h5::write_attribute(g, "end_time", end_time);
     series_.clear();
+    regions_series_.clear();
     factors_.clear();
     seed_ = Rows();
     point_ = Rows();
@@ -294,10 +338,12 @@ class SweepFile {
 
   std::size_t series_count_;
   std::size_t records_;
+  std::size_t regions_;  // 0: no /regions group
   h5::Handle file_;
   h5::Handle meta_;
   h5::Handle string_type_;
   std::vector<Rows> series_;
+  std::vector<Rows> regions_series_;
   Rows seed_, point_, replicate_, status_, error_;
   std::vector<Rows> factors_;
   std::vector<bool> factor_numeric_;
@@ -305,7 +351,8 @@ class SweepFile {
 
 // The status of every run in the file an earlier attempt of this sweep left, after checking that
 // it is that sweep: same scenario, design, seed and series. InputError otherwise, file untouched.
-std::vector<std::string> finished_runs(const SweepOptions& o, const Scenario& base, std::int64_t runs) {
+std::vector<std::string> finished_runs(const SweepOptions& o, const Scenario& base, std::int64_t runs,
+                                       std::size_t regions) {
   const std::string shown = o.out.string();
   try {
     h5::silence_errors();
@@ -337,9 +384,55 @@ std::vector<std::string> finished_runs(const SweepOptions& o, const Scenario& ba
     if (static_cast<std::int64_t>(statuses.size()) != runs)
       throw InputError("cannot resume '" + shown + "': it holds another number of runs");
     for (const auto& series : base.model->series) h5::Handle d = h5::open_dataset(f.id(), "series/" + series.name);
+    for (const auto& series : base.model->region_series) {
+      h5::Handle d = h5::open_dataset(f.id(), "regions/" + series.name);
+      const auto shape = h5::shape(d.id());
+      if (shape.size() != 3 || shape[0] != static_cast<hsize_t>(runs) || shape[2] != regions)
+        throw InputError("cannot resume '" + shown + "': its /regions/" + series.name + " has another shape");
+    }
     return statuses;
   } catch (const h5::Error& e) {
     throw InputError("cannot resume '" + shown + "': not a readable sweep file (" + e.what() + ")");
+  }
+}
+
+// Every run of a sweep has the base scenario's number of regions, since /regions has one region
+// axis. Tries each varied parameter's values in turn, the others held at the base scenario's,
+// and names the first that changes the count; InputError before anything is written.
+void check_region_count(const SweepOptions& o, const ModelList& models, const Scenario& base, std::size_t regions) {
+  if (regions == 0) return;
+  for (std::size_t f = 0; f < o.design.factors.size(); ++f) {
+    const Factor& factor = o.design.factors[f];
+    ParamValues params = base.params;
+    const ParamValue at_base = params.at(factor.name);
+    std::set<std::string> tried;
+    for (std::size_t p = 0; p < o.design.points(); ++p) {
+      const std::string& text = o.design.text[p][f];
+      std::size_t count = 0;
+      try {
+        if (factor.numeric() && !looks_like_schedule(text)) {
+          // A number: set it directly (random designs have as many values as points).
+          if (p > 0 && text == o.design.text[p - 1][f]) continue;
+          ParamValue value = at_base;
+          value.text = text;
+          value.schedule = Schedule::constant(o.design.value[p][f]);
+          params.set(factor.name, std::move(value));
+          count = base.model->region_count(params);
+        } else {
+          if (!tried.insert(text).second) continue;
+          std::vector<std::string> overrides = o.overrides;
+          overrides.push_back(factor.name + "=" + text);
+          count = region_count(load_scenario(o.scenario, overrides, models));
+        }
+      } catch (const InputError&) {
+        continue;  // a bad value: that run fails and is recorded as such
+      }
+      if (count != regions)
+        throw InputError("--vary " + factor.name + ": the number of regions changes with it (" +
+                         std::to_string(regions) + " in the base scenario, " + std::to_string(count) + " at " +
+                         factor.name + " = " + text + "); a sweep's /regions has one region axis for all its "
+                         "runs, so sweep each number of regions separately");
+    }
   }
 }
 
@@ -349,7 +442,7 @@ extern "C" void on_sweep_signal(int signal) { sweep_signal = signal; }
 // One run of the sweep, start to finish, on the calling thread. Bad parameter combinations
 // (InputError) and failed runs (RunError) are recorded, not thrown.
 Finished run_one(const SweepOptions& o, const ModelList& models, std::int64_t run, const Scenario& base,
-                 const std::vector<std::int64_t>& steps) {
+                 const std::vector<std::int64_t>& steps, std::size_t regions) {
   Finished out;
   out.run = run;
   out.seed = run_seed(base.seed, static_cast<std::uint64_t>(run));
@@ -360,12 +453,25 @@ Finished run_one(const SweepOptions& o, const ModelList& models, std::int64_t ru
   overrides.push_back("sim.seed=" + std::to_string(out.seed));
   try {
     const Scenario scenario = load_scenario(o.scenario, overrides, models);
+    // The file has one region axis; check_region_count stops sweeps that vary it before they
+    // start, and this catches what it cannot see (a count set by several parameters at once).
+    if (region_count(scenario) != regions)
+      throw InputError("this run has " + std::to_string(region_count(scenario)) + " regions, the sweep " +
+                       std::to_string(regions) + " (the base scenario's); a sweep cannot change the number of regions");
     Simulation simulation(scenario);
     const std::size_t series = scenario.model->series.size();
-    out.values.assign(series * steps.size(), nan);
+    const std::size_t region_series = scenario.model->region_series.size();
+    const std::size_t records = steps.size();
+    out.values.assign(series * records, nan);
+    out.regions.assign(region_series * records * regions, nan);
     auto record = [&](std::size_t k) {
       const auto values = simulation.measure();
-      for (std::size_t s = 0; s < series; ++s) out.values[s * steps.size() + k] = values[s];
+      for (std::size_t s = 0; s < series; ++s) out.values[s * records + k] = values[s];
+      const auto by_region = simulation.measure_regions();
+      for (std::size_t s = 0; s < region_series; ++s)
+        std::copy(by_region.begin() + static_cast<std::ptrdiff_t>(s * regions),
+                  by_region.begin() + static_cast<std::ptrdiff_t>((s + 1) * regions),
+                  out.regions.begin() + static_cast<std::ptrdiff_t>((s * records + k) * regions));
     };
     record(0);
     for (std::size_t k = 1; k < steps.size(); ++k) {
@@ -377,10 +483,12 @@ Finished run_one(const SweepOptions& o, const ModelList& models, std::int64_t ru
     out.status = "failed";
     out.error = e.what();
     out.values.clear();
+    out.regions.clear();
   } catch (const RunError& e) {
     out.status = "failed";
     out.error = e.what();
     out.values.clear();
+    out.regions.clear();
   }
   return out;
 }
@@ -404,16 +512,16 @@ class RunSource {
 class Threads final : public RunSource {
  public:
   Threads(const SweepOptions& o, const ModelList& models, const Scenario& base, const std::vector<std::int64_t>& steps,
-          const std::vector<std::int64_t>& pending, int threads)
+          std::size_t regions, const std::vector<std::int64_t>& pending, int threads)
       : max_waiting_(static_cast<std::size_t>(2 * o.jobs)), workers_left_(o.jobs) {
     for (int j = 0; j < o.jobs; ++j) {
-      workers_.emplace_back([&, threads] {
+      workers_.emplace_back([&, threads, regions] {
         set_threads(threads);
         for (;;) {
           if (stopped_) break;
           const std::int64_t k = next_.fetch_add(1);
           if (k >= static_cast<std::int64_t>(pending.size())) break;
-          Finished finished = run_one(o, models, pending[static_cast<std::size_t>(k)], base, steps);
+          Finished finished = run_one(o, models, pending[static_cast<std::size_t>(k)], base, steps, regions);
           std::unique_lock lock(mutex_);
           room_.wait(lock, [&] { return done_.size() < max_waiting_; });
           done_.push_back(std::move(finished));
@@ -464,9 +572,11 @@ constexpr int tag_result = 1;
 constexpr int tag_assign = 2;
 
 std::vector<char> pack(const Finished& f) {
-  const std::int64_t header[5] = {f.run, static_cast<std::int64_t>(f.seed), static_cast<std::int64_t>(f.status.size()),
-                                  static_cast<std::int64_t>(f.error.size()), static_cast<std::int64_t>(f.values.size())};
-  std::vector<char> out(sizeof header + f.status.size() + f.error.size() + f.values.size() * sizeof(double));
+  const std::int64_t header[6] = {f.run, static_cast<std::int64_t>(f.seed), static_cast<std::int64_t>(f.status.size()),
+                                  static_cast<std::int64_t>(f.error.size()), static_cast<std::int64_t>(f.values.size()),
+                                  static_cast<std::int64_t>(f.regions.size())};
+  std::vector<char> out(sizeof header + f.status.size() + f.error.size() +
+                        (f.values.size() + f.regions.size()) * sizeof(double));
   char* p = out.data();
   std::memcpy(p, header, sizeof header);
   p += sizeof header;
@@ -475,11 +585,13 @@ std::vector<char> pack(const Finished& f) {
   std::memcpy(p, f.error.data(), f.error.size());
   p += f.error.size();
   if (!f.values.empty()) std::memcpy(p, f.values.data(), f.values.size() * sizeof(double));
+  p += f.values.size() * sizeof(double);
+  if (!f.regions.empty()) std::memcpy(p, f.regions.data(), f.regions.size() * sizeof(double));
   return out;
 }
 
 Finished unpack(const std::vector<char>& in) {
-  std::int64_t header[5];
+  std::int64_t header[6];
   std::memcpy(header, in.data(), sizeof header);
   const char* p = in.data() + sizeof header;
   Finished f;
@@ -491,6 +603,9 @@ Finished unpack(const std::vector<char>& in) {
   p += header[3];
   f.values.resize(static_cast<std::size_t>(header[4]));
   if (!f.values.empty()) std::memcpy(f.values.data(), p, f.values.size() * sizeof(double));
+  p += f.values.size() * sizeof(double);
+  f.regions.resize(static_cast<std::size_t>(header[5]));
+  if (!f.regions.empty()) std::memcpy(f.regions.data(), p, f.regions.size() * sizeof(double));
   return f;
 }
 
@@ -530,7 +645,7 @@ class Ranks final : public RunSource {
 
 // Ranks 1..n-1: run what rank 0 assigns until it says stop.
 void work_for_rank_zero(const SweepOptions& o, const ModelList& models, const Scenario& base,
-                        const std::vector<std::int64_t>& steps, int threads) {
+                        const std::vector<std::int64_t>& steps, std::size_t regions, int threads) {
   set_threads(threads);
   std::vector<char> message;  // empty: the first request carries no result
   for (;;) {
@@ -538,7 +653,7 @@ void work_for_rank_zero(const SweepOptions& o, const ModelList& models, const Sc
     std::int64_t run = -1;
     MPI_Recv(&run, 1, MPI_INT64_T, 0, tag_assign, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (run < 0) return;
-    message = pack(run_one(o, models, run, base, steps));
+    message = pack(run_one(o, models, run, base, steps, regions));
   }
 }
 
@@ -620,6 +735,16 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   if (base.steps / base.record_every > 100'000'000)
     throw InputError("a sweep records at most 100000000 steps per run (sim.steps = " + std::to_string(base.steps) +
                      ", sim.record_every = " + std::to_string(base.record_every) + ")");
+  // Agent snapshots are for single runs: a sweep's file holds series and region series only.
+  for (const auto& factor : o.design.factors)
+    if (factor.name == "sim.snapshot_every")
+      throw InputError("sim.snapshot_every cannot be varied: a sweep writes no agent snapshots");
+  if (!base.model->snapshot_fields.empty() && base.snapshot_every > 0)
+    throw InputError("sim.snapshot_every = " + std::to_string(base.snapshot_every) +
+                     ": a sweep writes no agent snapshots; set it to 0 (--set sim.snapshot_every=0) and take "
+                     "snapshots of single runs with commons-sim run");
+  const std::size_t regions = region_count(base);
+  check_region_count(o, models, base, regions);
   const std::vector<std::int64_t> steps = record_steps(base);
   std::vector<double> times;
   {
@@ -652,14 +777,14 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   if (writer) {
     try {
       const bool resuming = o.resume && std::filesystem::exists(o.out);
-      if (resuming) earlier = finished_runs(o, base, runs);
+      if (resuming) earlier = finished_runs(o, base, runs, regions);
       for (std::int64_t r = o.shard_index; r < runs; r += o.shard_count)
         if (earlier[static_cast<std::size_t>(r)].empty()) pending.push_back(r);
       RunMeta meta{version, git_commit, o.command_line, threads, utc_now()};
       if (resuming) {
-        file.emplace(o, base, steps.size());
+        file.emplace(o, base, steps.size(), regions);
       } else {
-        file.emplace(o, base, steps, times, runs, meta);
+        file.emplace(o, base, steps, times, runs, regions, meta);
       }
     } catch (const InputError& e) {
       error = e.what();
@@ -674,7 +799,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   std::vector<std::string> hosts;
   if (mpi.parallel()) hosts = mpi.hosts();
   if (!writer) {
-    work_for_rank_zero(o, models, base, steps, threads);
+    work_for_rank_zero(o, models, base, steps, regions, threads);
     SweepResult worker;
     worker.status = "worker";
     return worker;
@@ -690,7 +815,7 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
 #ifdef SIM_HAVE_MPI
   if (mpi.parallel()) source = std::make_unique<Ranks>(pending, mpi.size());
 #endif
-  if (!source) source = std::make_unique<Threads>(o, models, base, steps, pending, threads);
+  if (!source) source = std::make_unique<Threads>(o, models, base, steps, regions, pending, threads);
 
   const auto my_runs = static_cast<std::int64_t>(pending.size());
   SweepResult result;
@@ -781,18 +906,23 @@ std::string sweep_identity(hid_t file) {
   return id;
 }
 
-std::vector<std::string> series_names(hid_t file) {
+// The paths of the datasets of `group` with `rank` dimensions ("series/gini" and the like); none
+// when the file has no such group.
+std::vector<std::string> run_datasets(hid_t file, const std::string& group, std::size_t rank) {
   std::vector<std::string> names;
-  h5::Handle g = h5::open_group(file, "series");
-  H5G_info_t info;
-  h5::check(H5Gget_info(g.id(), &info), g.id(), "", "list series");
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    const ssize_t size = H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    std::string name(static_cast<std::size_t>(size), '\0');
-    H5Lget_name_by_idx(g.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+  if (!h5::exists(file, group)) return names;
+  h5::Handle g = h5::open_group(file, group);
+  for (const auto& name : h5::members(g.id())) {
     h5::Handle d = h5::open_dataset(g.id(), name);
-    if (h5::shape(d.id()).size() == 2) names.push_back(name);
+    if (h5::shape(d.id()).size() == rank) names.push_back(group + "/" + name);
   }
+  return names;
+}
+
+// The datasets with a run dimension: /series/<name> [run, step] and /regions/<name> [run, step, region].
+std::vector<std::string> series_names(hid_t file) {
+  std::vector<std::string> names = run_datasets(file, "series", 2);
+  for (auto& name : run_datasets(file, "regions", 3)) names.push_back(std::move(name));
   return names;
 }
 
@@ -879,7 +1009,7 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
       return std::pair{h5::open_dataset(source.id(), path), h5::open_dataset(target.id(), path)};
     };
     std::vector<std::pair<h5::Handle, h5::Handle>> series;
-    for (const auto& name : names) series.push_back(open_pair("series/" + name));
+    for (const auto& name : names) series.push_back(open_pair(name));
     auto seed = open_pair("runs/seed");
     auto status = open_pair("runs/status");
     auto error = open_pair("runs/error");
