@@ -17,6 +17,7 @@
 #include "sim/run_file.hpp"
 #include "sim/runner.hpp"
 #include "sim/scenario.hpp"
+#include "sim/serve.hpp"
 #include "sim/sweep.hpp"
 #include "sim/version.hpp"
 
@@ -39,12 +40,15 @@ Usage:
   commons-sim check SCENARIO [--set key=value]...
   commons-sim params [--model M] [--format text|md]
   commons-sim outputs [--format text|md]
+  commons-sim serve [--port 8080] [--host 127.0.0.1] [--scenario FILE]... [--room CODE]
+                  [--workers N] [--max-agents N] [--max-steps N] [--max-runs N] [--max-replicas N]
   commons-sim --help | --version
   commons-sim COMMAND --help
 
 Exit codes: 0 done, 2 bad input, 3 the run failed (e.g. money not conserved),
 130/143 interrupted by SIGINT/SIGTERM (the output file is kept, status "interrupted").
-Docs: docs/scenarios.md (scenario files), docs/parameters.md, docs/output.md, docs/sweeps.md.
+Docs: docs/scenarios.md (scenario files), docs/parameters.md, docs/output.md, docs/sweeps.md,
+docs/workshop.md (the workshop page of commons-sim serve).
 )";
 
 // Boost.Program_options without abbreviations: a misspelt option is an error, not a guess.
@@ -432,6 +436,52 @@ int command_outputs(const std::vector<std::string>& args, const ModelList& model
   return exit_ok;
 }
 
+int command_serve(const std::vector<std::string>& args, const ModelList& models) {
+  po::options_description options(
+      "commons-sim serve [options]: the workshop page, to run, steer and compare scenarios in a browser "
+      "(docs/workshop.md)");
+  ServeOptions serve_options;
+  const ServeLimits defaults;
+  options.add_options()
+      ("port", po::value<int>()->default_value(8080), "TCP port (0: any free port, printed at start)")
+      ("host", po::value<std::string>()->default_value("127.0.0.1"),
+       "address to listen on; another than 127.0.0.1 shares the page on the network and needs --room")
+      ("scenario", po::value<std::vector<std::string>>()->composing(),
+       "a scenario the page offers (repeatable; default: every scenario in scenarios/)")
+      ("room", po::value<std::string>(), "open a workshop room with this code (4 to 12 letters or digits)")
+      ("workers", po::value<int>()->default_value(0), "threads that run simulations (default: cores - 1)")
+      ("max-agents", po::value<std::int64_t>()->default_value(defaults.max_agents),
+       "per run: the largest value of any integer model parameter (agents, regions, ...)")
+      ("max-steps", po::value<std::int64_t>()->default_value(defaults.max_steps), "per run: the most steps")
+      ("max-runs", po::value<std::int64_t>()->default_value(defaults.max_runs),
+       "per participant: runs and ensembles going at once")
+      ("max-replicas", po::value<std::int64_t>()->default_value(defaults.max_replicas),
+       "per participant: replicas of one ensemble");
+  const Parsed parsed = parse("serve", args, options, nullptr);
+  if (parsed.help) {
+    std::cout << options << "\n";
+    return exit_ok;
+  }
+  const auto& vm = parsed.vm;
+  serve_options.port = vm["port"].as<int>();
+  serve_options.host = vm["host"].as<std::string>();
+  if (vm.count("scenario"))
+    for (const auto& s : vm["scenario"].as<std::vector<std::string>>()) serve_options.scenarios.emplace_back(s);
+  if (vm.count("room")) serve_options.room = vm["room"].as<std::string>();
+  serve_options.workers = vm["workers"].as<int>();
+  if (serve_options.workers < 0 || serve_options.workers > 1024)
+    throw InputError("commons-sim serve: --workers " + std::to_string(serve_options.workers) + " is out of range [0, 1024]");
+  auto limit = [&](const char* option, std::int64_t& out) {
+    out = vm[option].as<std::int64_t>();
+    if (out < 1) throw InputError(std::string("commons-sim serve: --") + option + " must be at least 1");
+  };
+  limit("max-agents", serve_options.limits.max_agents);
+  limit("max-steps", serve_options.limits.max_steps);
+  limit("max-runs", serve_options.limits.max_runs);
+  limit("max-replicas", serve_options.limits.max_replicas);
+  return serve(serve_options, models);
+}
+
 }  // namespace
 
 int run(int argc, char** argv, const ModelList& models) {
@@ -445,6 +495,7 @@ int run(int argc, char** argv, const ModelList& models) {
     if (command == "check") return command_check(args, models);
     if (command == "params") return command_params(args, models);
     if (command == "outputs") return command_outputs(args, models);
+    if (command == "serve") return command_serve(args, models);
     if (command == "--version" || command == "version") {
       std::printf("commons-sim %s (git %s%s)\n", version, git_commit, built_with_mpi() ? ", MPI" : "");
       return exit_ok;

@@ -90,8 +90,8 @@ const ParamTable& sim_params() {
       ParamSpec::integer("sim.snapshot_every", 0)
           .with_unit("steps")
           .range(0, 1e12)
-          .describe("Agent snapshots (/snapshots/<step>/<kind>/<field>) every this many steps, and at "
-                    "the last step; 0 writes none. Only models that declare snapshot fields write them"),
+          .describe("Agent snapshots (/snapshots/<step>/<kind>/<field>) at step 0, every this many steps "
+                    "and at the last step; 0 writes none. Only models that declare snapshot fields write them"),
   };
   return table;
 }

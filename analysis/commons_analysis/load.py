@@ -379,16 +379,23 @@ def load_regions(path: PathLike) -> xr.Dataset | None:
 def load_snapshots(path: PathLike) -> dict[int, dict[str, dict[str, np.ndarray]]]:
     """Agent snapshots `/snapshots/<step>/<kind>/<field>` as {step: {kind: {field: array}}}.
 
-    Snapshots are optional: a file without them gives an empty dict.
+    Snapshots are optional: a file without them gives an empty dict. Only the steps listed in
+    `/snapshots/steps` are complete (a run killed before a planned snapshot leaves its group
+    empty and unlisted), so when that list exists, the other groups are skipped.
     """
     out: dict[int, dict[str, dict[str, np.ndarray]]] = {}
     with open_h5(path) as f:
         if "snapshots" not in f:
             return out
+        listed = None
+        if isinstance(f["snapshots"].get("steps"), h5py.Dataset):
+            listed = {int(s) for s in np.atleast_1d(f["snapshots/steps"][()])}
         for step_name, step_group in f["snapshots"].items():
             try:
                 step = int(step_name)
             except ValueError:
+                continue
+            if listed is not None and step not in listed:
                 continue
             kinds = {}
             for kind, kind_group in step_group.items():

@@ -1,24 +1,38 @@
-// Commoners, co-ops, platforms and the state, one month a step (docs/models/economy.md).
+// Commoners, co-ops, platforms, the commons and the partner state, one month a step
+// (docs/models/economy.md, ECONOMY.md).
 //
-// Stage 1 of the specification in ECONOMY.md: prices from the going wage and mark-ups, a labour
-// market with hysteresis, work incomes, time use, income and platform taxes with benefits and a
-// fiscal rule, consumption split between platforms and co-ops by a logit, production rationed
-// by capacity, and platform profits paid out as dividends or spent as investment. Every money
-// loop is closed, and the opening stocks are the stock-flow consistent steady state of the
-// opening flows (Caiani et al. 2016): each commoner holds the money at which consumption equals
-// income, the income tax balances the budget and the co-op bias in the logit reproduces the
-// opening co-op share, so the market baseline does not drift.
+// The step reads top to bottom (Economy::phases): policy, prices, labour, work incomes, time
+// use, gig tasks, the commons, taxes and transfers, co-op founding, spending, profits, co-op
+// dissolution and platform entry and exit, propensity. Every money loop is closed (dividends
+// are income, retained profits are spent, the state follows fiscal rules, the commons fund
+// pays out what it receives) and the opening stocks are the stock-flow consistent steady state
+// of the opening flows (Caiani et al. 2016), so the market baseline does not drift.
+//
+// Memory per commoner (bytes), kept compact for bench/million (<= 512 B):
+//   traits   region u32 4, skill f32 4, care need f32 4                                  12
+//   state    money f64 8, propensity f64 8, employer i32 4, gross and net income f64 16,
+//            commons and co-op income f32 4, gig pay f32 4                                 44
+//   time     wage, gig, co-op, commons, care, leisure hours f32 x 6                        24
+//   scratch  consumption f64 8, co-op part f32 4, neighbour mean f64 8, propensity next
+//            f64 8, staff list u32 4, unemployed and switcher lists u32 8                  40
+//   network  degree x u32 links (network.hpp)                                    4 x degree
+//   total    120 + 4 x degree (144 at degree 6); measure() sorts copies (16 B transient)
 #include "models/economy/economy.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "models/economy/io_table.hpp"
+#include "models/economy/network.hpp"
+#include "models/economy/policy_learning.hpp"
 #include "sim/error.hpp"
 #include "sim/parallel.hpp"
 #include "sim/rng.hpp"
@@ -28,33 +42,135 @@ namespace models::economy {
 namespace {
 
 enum class Stream : std::uint64_t {
-  Traits = 300,         // skill, propensity and care need of each commoner, drawn once
-  InitialJobs = 301,    // who holds which job at the start
-  Owners = 302,         // who owns the platforms and in which shares
-  PlatformShares = 303, // the platforms' opening market shares (Dirichlet)
-  LabourSearch = 304,   // the order in which producers hire and the unemployed are met
-  Firing = 305,         // whom a producer lets go
-  CoopSwitch = 306,     // whether a platform worker with high propensity moves to a co-op
-};
+  Traits = 300,          // skill, propensity and care need of each commoner, drawn once
+  InitialJobs = 301,     // who holds which job at the start
+  Owners = 302,          // who owns the platforms and in which shares
+  PlatformShares = 303,  // the platforms' opening market shares (Dirichlet)
+  LabourSearch = 304,    // the order in which producers hire and the unemployed are met
+  Firing = 305,          // whom a producer lets go
+  CoopSwitch = 306,      // whether a platform worker with high propensity moves to a co-op
+  CoopFounding = 307,    // how many co-ops are founded in a region, and by whom
+  PropensityNoise = 308, // the small noise in each commoner's propensity
+  PlatformEntry = 309,   // whether a platform enters
+};  // 320-322: the social network and policy learning (network.hpp, policy_learning.hpp)
 
-// employer_ codes; co-op j is platforms + j, platform k is k.
+// employer_ codes; co-op slot j is producer platforms + j, platform k is k.
 constexpr std::int32_t unemployed = -1;
 constexpr std::int32_t public_sector = -2;
+constexpr std::int32_t job_guarantee = -3;
+
+// The regional partner state's levers: the package a city holds, overridable per region
+// (economy.region_policy) and copied between regions by policy learning.
+enum Lever : std::size_t {
+  PcpGrant, Procurement, ProcurementCoopShare, CoopLoans, CommonsRegulation, PublicCare, RegionalDeficit,
+  LeverCount
+};
+const std::array<const char*, LeverCount> lever_names = {
+    "pcp_grant_per_capita", "procurement_per_capita", "procurement_coop_share", "coop_loans",
+    "commons_regulation",   "public_care",            "regional_deficit_target"};
+using Package = std::array<double, LeverCount>;
+
+// economy.region_policy: "R: lever=value lever=value; R: ..." (constant values).
+struct RegionOverride {
+  std::size_t region;
+  std::size_t lever;
+  double value;
+};
+
+sim::ParamTable parameters();
+
+std::vector<RegionOverride> parse_region_policy(const std::string& text, std::size_t regions) {
+  std::vector<RegionOverride> out;
+  const auto table = parameters();
+  const auto fail = [&](const std::string& why) {
+    throw sim::InputError("economy.region_policy = '" + text + "': " + why +
+                          " (expected 'REGION: lever=value ...; REGION: ...')");
+  };
+  std::stringstream groups(text);
+  std::string group;
+  while (std::getline(groups, group, ';')) {
+    if (group.find_first_not_of(" \t") == std::string::npos) continue;
+    const auto colon = group.find(':');
+    if (colon == std::string::npos) fail("no ':' after the region in '" + group + "'");
+    std::size_t region = 0;
+    try {
+      std::size_t used = 0;
+      const std::string head = group.substr(0, colon);
+      const long long r = std::stoll(head, &used);
+      if (head.find_first_not_of(" \t", used) != std::string::npos || r < 0) throw std::invalid_argument(head);
+      region = static_cast<std::size_t>(r);
+    } catch (const std::exception&) {
+      fail("'" + group.substr(0, colon) + "' is not a region number");
+    }
+    if (region >= regions) fail("region " + std::to_string(region) + " does not exist (economy.regions = " +
+                                std::to_string(regions) + ")");
+    std::stringstream items(group.substr(colon + 1));
+    std::string item;
+    while (items >> item) {
+      const auto eq = item.find('=');
+      if (eq == std::string::npos) fail("'" + item + "' is not lever=value");
+      const std::string name = item.substr(0, eq);
+      const auto lever = std::find_if(lever_names.begin(), lever_names.end(), [&](const char* n) { return name == n; });
+      if (lever == lever_names.end()) {
+        std::string known;
+        for (const char* n : lever_names) known += std::string(known.empty() ? "" : ", ") + n;
+        fail("unknown lever '" + name + "' (regional levers: " + known + ")");
+      }
+      double value = 0.0;
+      try {
+        std::size_t used = 0;
+        value = std::stod(item.substr(eq + 1), &used);
+        if (used != item.size() - eq - 1 || !std::isfinite(value)) throw std::invalid_argument(item);
+      } catch (const std::exception&) {
+        fail("'" + item.substr(eq + 1) + "' is not a number");
+      }
+      const auto spec = std::find_if(table.begin(), table.end(),
+                                     [&](const sim::ParamSpec& s) { return s.name == "economy." + name; });
+      if (value < spec->min || value > spec->max)
+        fail(name + " = " + sim::format_real(value) + " is outside [" + sim::format_real(spec->min) + ", " +
+             sim::format_real(spec->max) + "]");
+      out.push_back({region, static_cast<std::size_t>(lever - lever_names.begin()), value});
+    }
+  }
+  return out;
+}
 
 struct Params {
   std::size_t regions, commoners, platforms, coops_per_region;
   double skill_sigma, propensity_alpha, propensity_beta;
-  double time_budget, care_hours, dependant_care_hours, dependant_share, commons_time_share;
-  double productivity, coop_productivity, markup_base, markup_share, coop_markup;
+  double time_budget, care_hours, dependant_care_hours, dependant_share, care_capacity, commons_time_share;
+  double productivity, coop_productivity, knowledge_elasticity, markup_base, markup_share, coop_markup;
   double initial_wage, standard_hours;
   sim::Schedule working_time_reduction, wtr_wage_compensation;
   double staff_buffer, firing_band, expectation_weight, share_adjustment;
-  double wage_flexibility, natural_unemployment, public_employment, coop_initial_share, coop_switch_rate;
-  sim::Schedule unemployment_benefit, platform_tax, deficit_target;
-  double fiscal_adjustment;
+  double wage_flexibility, natural_unemployment, public_employment, coop_initial_share, coop_switch_rate,
+      coop_switch_propensity;
+  double gig_task_share, gig_task_pay, gig_free_share, living_income;
+  sim::Schedule unemployment_benefit, platform_tax, deficit_target, wealth_tax, basic_income, care_income,
+      job_guarantee, job_guarantee_wage, licence, licence_fee, throughput_cap;
+  double wealth_tax_threshold, jg_care_share, fiscal_adjustment, national_cofinancing;
   double subsistence, mpc_income, mpc_wealth;
   double price_sensitivity, network_effect, ethical_preference;
   double payout_ratio, owner_share, owner_pareto;
+  // Commons.
+  double knowledge_depreciation, knowledge_returns, urban_commons_depreciation, urban_commons_relief_max,
+      urban_commons_half, pcp_effect, pcp_half, regulation_commons_gain, coop_commons_share, commons_fund_coop_share;
+  // Throughput and the resource.
+  double resource_growth, initial_resource, resource_pressure, material_efficiency, permit_adjustment;
+  // Co-op founding and dissolution; platform entry and exit.
+  double coop_founding_rate, founders, founder_propensity, founding_cost, regulation_cost_cut, loan_term,
+      dissolution_months;
+  double platform_exit_share, platform_exit_months, platform_entry_rate, platform_entry_share;
+  // Propensity and policy learning.
+  double norm_influence, experience_influence, experience_threshold, propensity_noise;
+  std::int64_t network_degree;
+  double network_rewire, network_cross_region;
+  std::int64_t policy_learning_every, policy_long_links;
+  double policy_learning_rate, policy_learning_margin;
+  std::array<double, 6> demand_shares;
+  // Regional levers: defaults for every region, then the overrides.
+  std::array<sim::Schedule, LeverCount> regional;
+  std::vector<RegionOverride> region_policy;
 
   explicit Params(const sim::ParamValues& p)
       : regions(static_cast<std::size_t>(p.integer("economy.regions"))),
@@ -68,9 +184,11 @@ struct Params {
         care_hours(p.real("economy.care_hours")),
         dependant_care_hours(p.real("economy.dependant_care_hours")),
         dependant_share(p.real("economy.dependant_share")),
+        care_capacity(p.real("economy.care_capacity")),
         commons_time_share(p.real("economy.commons_time_share")),
         productivity(p.real("economy.productivity")),
         coop_productivity(p.real("economy.coop_productivity")),
+        knowledge_elasticity(p.real("economy.knowledge_elasticity")),
         markup_base(p.real("economy.markup_base")),
         markup_share(p.real("economy.markup_share")),
         coop_markup(p.real("economy.coop_markup")),
@@ -87,10 +205,26 @@ struct Params {
         public_employment(p.real("economy.public_employment")),
         coop_initial_share(p.real("economy.coop_initial_share")),
         coop_switch_rate(p.real("economy.coop_switch_rate")),
+        coop_switch_propensity(p.real("economy.coop_switch_propensity")),
+        gig_task_share(p.real("economy.gig_task_share")),
+        gig_task_pay(p.real("economy.gig_task_pay")),
+        gig_free_share(p.real("economy.gig_free_share")),
+        living_income(p.real("economy.living_income")),
         unemployment_benefit(p.schedule("economy.unemployment_benefit")),
         platform_tax(p.schedule("economy.platform_tax")),
         deficit_target(p.schedule("economy.deficit_target")),
+        wealth_tax(p.schedule("economy.wealth_tax")),
+        basic_income(p.schedule("economy.basic_income")),
+        care_income(p.schedule("economy.care_income")),
+        job_guarantee(p.schedule("economy.job_guarantee")),
+        job_guarantee_wage(p.schedule("economy.job_guarantee_wage")),
+        licence(p.schedule("economy.licence")),
+        licence_fee(p.schedule("economy.licence_fee")),
+        throughput_cap(p.schedule("economy.throughput_cap")),
+        wealth_tax_threshold(p.real("economy.wealth_tax_threshold")),
+        jg_care_share(p.real("economy.jg_care_share")),
         fiscal_adjustment(p.real("economy.fiscal_adjustment")),
+        national_cofinancing(p.real("economy.national_cofinancing")),
         subsistence(p.real("economy.subsistence")),
         mpc_income(p.real("economy.mpc_income")),
         mpc_wealth(p.real("economy.mpc_wealth")),
@@ -99,10 +233,54 @@ struct Params {
         ethical_preference(p.real("economy.ethical_preference")),
         payout_ratio(p.real("economy.payout_ratio")),
         owner_share(p.real("economy.owner_share")),
-        owner_pareto(p.real("economy.owner_pareto")) {}
+        owner_pareto(p.real("economy.owner_pareto")),
+        knowledge_depreciation(p.real("economy.knowledge_depreciation")),
+        knowledge_returns(p.real("economy.knowledge_returns")),
+        urban_commons_depreciation(p.real("economy.urban_commons_depreciation")),
+        urban_commons_relief_max(p.real("economy.urban_commons_relief_max")),
+        urban_commons_half(p.real("economy.urban_commons_half")),
+        pcp_effect(p.real("economy.pcp_effect")),
+        pcp_half(p.real("economy.pcp_half")),
+        regulation_commons_gain(p.real("economy.regulation_commons_gain")),
+        coop_commons_share(p.real("economy.coop_commons_share")),
+        commons_fund_coop_share(p.real("economy.commons_fund_coop_share")),
+        resource_growth(p.real("economy.resource_growth")),
+        initial_resource(p.real("economy.initial_resource")),
+        resource_pressure(p.real("economy.resource_pressure")),
+        material_efficiency(p.real("economy.material_efficiency")),
+        permit_adjustment(p.real("economy.permit_adjustment")),
+        coop_founding_rate(p.real("economy.coop_founding_rate")),
+        founders(static_cast<double>(p.integer("economy.founders"))),
+        founder_propensity(p.real("economy.founder_propensity")),
+        founding_cost(p.real("economy.founding_cost")),
+        regulation_cost_cut(p.real("economy.regulation_cost_cut")),
+        loan_term(static_cast<double>(p.integer("economy.loan_term"))),
+        dissolution_months(static_cast<double>(p.integer("economy.dissolution_months"))),
+        platform_exit_share(p.real("economy.platform_exit_share")),
+        platform_exit_months(static_cast<double>(p.integer("economy.platform_exit_months"))),
+        platform_entry_rate(p.real("economy.platform_entry_rate")),
+        platform_entry_share(p.real("economy.platform_entry_share")),
+        norm_influence(p.real("economy.norm_influence")),
+        experience_influence(p.real("economy.experience_influence")),
+        experience_threshold(p.real("economy.experience_threshold")),
+        propensity_noise(p.real("economy.propensity_noise")),
+        network_degree(p.integer("economy.network_degree")),
+        network_rewire(p.real("economy.network_rewire")),
+        network_cross_region(p.real("economy.network_cross_region")),
+        policy_learning_every(p.integer("economy.policy_learning_every")),
+        policy_long_links(p.integer("economy.policy_long_links")),
+        policy_learning_rate(p.real("economy.policy_learning_rate")),
+        policy_learning_margin(p.real("economy.policy_learning_margin")),
+        demand_shares{p.real("economy.demand_share_food"), p.real("economy.demand_share_housing"),
+                      p.real("economy.demand_share_goods"), p.real("economy.demand_share_digital"),
+                      p.real("economy.demand_share_care"), p.real("economy.demand_share_energy")} {
+    const double total = std::accumulate(demand_shares.begin(), demand_shares.end(), 0.0);
+    for (auto& x : demand_shares) x /= total;
+    for (std::size_t l = 0; l < LeverCount; ++l) regional[l] = p.schedule(std::string("economy.") + lever_names[l]);
+    region_policy = parse_region_policy(p.text("economy.region_policy"), regions);
+  }
 
-  std::size_t coops() const { return regions * coops_per_region; }
-  std::size_t producers() const { return platforms + coops(); }
+  std::size_t initial_coops() const { return regions * coops_per_region; }
   // Paid hours a month and the hourly wage factor under working-time reduction r with wage
   // compensation c: monthly pay falls to 1 - r (1 - c) of the standard.
   double hours(std::int64_t step) const { return standard_hours * (1.0 - working_time_reduction.at(step)); }
@@ -110,40 +288,49 @@ struct Params {
     const double r = working_time_reduction.at(step);
     return (1.0 - r * (1.0 - wtr_wage_compensation.at(step))) / (1.0 - r);
   }
+  bool reciprocity(std::int64_t step) const { return licence.at(step) != 0.0; }
 };
 
 sim::ParamTable parameters() {
   using sim::ParamSpec;
   return {
+      // ---- structure
       ParamSpec::integer("economy.regions", 4).with_unit("regions").range(1, 1000)
-          .describe("Number of regions (cities); commoner i lives in region i mod regions"),
+          .describe("Number of regions (cities), each with a partner state; commoner i lives in region i mod regions"),
       ParamSpec::integer("economy.commoners", 4000).with_unit("commoners").range(10, 100000000)
           .describe("Number of commoners (households of one working-age adult)"),
       ParamSpec::integer("economy.platforms", 5).with_unit("platforms").range(1, 1000)
-          .describe("Number of for-profit platforms, each selling in every region"),
-      ParamSpec::integer("economy.coops_per_region", 3).with_unit("co-ops").range(1, 10000)
-          .describe("Co-ops per region at the start (stage 1: none are founded or dissolved)"),
+          .describe("Platform slots: for-profit platforms selling in every region, all active at the start"),
+      ParamSpec::integer("economy.coops_per_region", 3).with_unit("co-ops").range(1, 100000)
+          .describe("Co-ops per region at the start; more are founded and some dissolve"),
+      // ---- commoners
       ParamSpec::real("economy.skill_sigma", 0.3).range(0.0, 2.0)
           .describe("sigma of the log-normal skill s_i, normalised to mean 1; output and wage scale with s_i")
           .cite("ECONOMY.md"),
       ParamSpec::real("economy.propensity_alpha", 2.0).range(0.01, 100.0)
-          .describe("alpha of the Beta distribution of the commoning propensity pi_i"),
+          .describe("alpha of the Beta distribution of the opening commoning propensity pi_i").cite("ECONOMY.md"),
       ParamSpec::real("economy.propensity_beta", 5.0).range(0.01, 100.0)
-          .describe("beta of the Beta distribution of the commoning propensity pi_i"),
+          .describe("beta of the Beta distribution of the opening commoning propensity pi_i").cite("ECONOMY.md"),
       ParamSpec::real("economy.time_budget", 480.0).with_unit("hours/month").range(1.0, 744.0)
-          .describe("Waking hours a month shared among care, paid work, commons and leisure"),
+          .describe("Waking hours a month shared among care, paid work, gig work, commons and leisure"),
       ParamSpec::real("economy.care_hours", 40.0).with_unit("hours/month").range(0.0, 744.0)
           .describe("Care every commoner needs (for themselves and the household)").cite("ECONOMY.md"),
       ParamSpec::real("economy.dependant_care_hours", 60.0).with_unit("hours/month").range(0.0, 744.0)
           .describe("Extra care needed by commoners with dependants").cite("ECONOMY.md"),
       ParamSpec::real("economy.dependant_share", 0.3).range(0.0, 1.0)
           .describe("Share of commoners with dependants").cite("ECONOMY.md"),
+      ParamSpec::real("economy.care_capacity", 80.0).with_unit("hours/month").range(0.0, 744.0)
+          .describe("Most unpaid care a commoner in paid work can give; need beyond it (after public care) is the care gap"),
       ParamSpec::real("economy.commons_time_share", 0.3).range(0.0, 1.0)
-          .describe("Commons hours = pi_i x commons_time_share x the time left after care and paid work"),
+          .describe("Commons hours = pi_i x commons_time_share x the time left after care, paid work and gig work"),
+      // ---- production and prices
       ParamSpec::real("economy.productivity", 20.0).with_unit("units/hour").range(1e-6, 1e6)
-          .describe("Output per hour A of a worker of skill 1 at a platform").cite("ECONOMY.md"),
+          .describe("Output per hour A_0 of a worker of skill 1 at a platform when K = 1").cite("ECONOMY.md"),
       ParamSpec::real("economy.coop_productivity", 0.9).range(0.01, 10.0)
           .describe("Co-op output per hour relative to a platform's").cite("ECONOMY.md"),
+      ParamSpec::real("economy.knowledge_elasticity", 0.1).range(0.0, 2.0)
+          .describe("theta: productivity A = A_0 ((1 + K) / 2)^theta; the commons-attributable value share 1 - (1 + K)^-theta")
+          .cite("ECONOMY.md"),
       ParamSpec::real("economy.markup_base", 0.15).range(0.0, 10.0)
           .describe("mu_0 in the platform price p_k = (1 + mu_0 + mu_1 sigma_k) W / A").cite("ECONOMY.md"),
       ParamSpec::real("economy.markup_share", 0.5).range(0.0, 10.0)
@@ -151,15 +338,16 @@ sim::ParamTable parameters() {
       ParamSpec::real("economy.coop_markup", 0.05).range(0.0, 10.0)
           .describe("mu_c in the co-op price p_c = (1 + mu_c) W / (A coop_productivity)").cite("ECONOMY.md"),
       ParamSpec::real("economy.initial_wage", 15.0).with_unit("credits/hour").range(1e-6, 1e9)
-          .describe("Going hourly wage W for skill 1 at the start"),
+          .describe("Going hourly wage W for skill 1 at the start (1 credit ~ 1 US dollar of 2018)"),
       ParamSpec::real("economy.standard_hours", 160.0).with_unit("hours/month").range(1.0, 400.0)
           .describe("Paid hours a month of a full job before working-time reduction").cite("ECONOMY.md"),
       ParamSpec::real("economy.working_time_reduction", 0.0).range(0.0, 0.9).allow_schedule()
-          .describe("Policy lever: share by which paid hours are cut (a change re-sizes staff gradually)")
+          .describe("National lever: share by which paid hours are cut (a change re-sizes staff gradually)")
           .cite("ECONOMY.md"),
       ParamSpec::real("economy.wtr_wage_compensation", 0.5).range(0.0, 1.0).allow_schedule()
-          .describe("Policy lever: share of the pay lost to working-time reduction that hourly wages make up")
-          .cite("ECONOMY.md; Eurogreen package"),
+          .describe("National lever: share of the pay lost to working-time reduction that hourly wages make up")
+          .cite("ECONOMY.md; Eurogreen package (D'Alessandro et al. 2020, Nature Sustainability 3)"),
+      // ---- labour market
       ParamSpec::real("economy.staff_buffer", 0.02).range(0.0, 1.0)
           .describe("Producers staff for expected demand times 1 + staff_buffer"),
       ParamSpec::real("economy.firing_band", 0.05).range(0.0, 1.0)
@@ -174,24 +362,91 @@ sim::ParamTable parameters() {
       ParamSpec::real("economy.natural_unemployment", 0.06).range(0.0, 0.5)
           .describe("u*: unemployment at which the wage is stable; the opening state has it").cite("ECONOMY.md"),
       ParamSpec::real("economy.public_employment", 0.15).range(0.0, 0.8)
-          .describe("Share of commoners employed by the state at the going wage (fixed in stage 1)"),
+          .describe("Share of commoners employed by the national state at the going wage (fixed)"),
       ParamSpec::real("economy.coop_initial_share", 0.05).range(0.0, 1.0)
           .describe("Co-op members as a share of private employment at the start").cite("ECONOMY.md (prototype 0.048)"),
       ParamSpec::real("economy.coop_switch_rate", 0.05).with_unit("1/month").range(0.0, 1.0)
-          .describe("Monthly probability that a platform worker with pi > 0.6 takes an open co-op place in the region")
+          .describe("Monthly probability that a platform worker with high propensity takes an open co-op place in the region")
           .cite("ECONOMY.md"),
+      ParamSpec::real("economy.coop_switch_propensity", 0.6).range(0.0, 1.0)
+          .describe("Propensity above which a platform worker considers moving to a co-op").cite("ECONOMY.md"),
+      // ---- gig tasks
+      ParamSpec::real("economy.gig_task_share", 0.05).range(0.0, 0.9)
+          .describe("Share of each platform's labour need bought as gig tasks instead of wage work").cite("ECONOMY.md"),
+      ParamSpec::real("economy.gig_task_pay", 10.0).with_unit("credits/task-hour").range(0.0, 1e6)
+          .describe("Pay per task-hour (at skill 1, indexed to the wage); search and waiting are unpaid. Calibrated "
+                    "so the median effective hourly gig pay in market_baseline is about 2")
+          .cite("Hara et al. 2018, CHI '18: median ~2 USD/h"),
+      ParamSpec::real("economy.gig_free_share", 0.4).range(0.0, 1.0)
+          .describe("Share of free time (after care and paid work) that a commoner below a living income offers as gig work")
+          .cite("ECONOMY.md"),
+      ParamSpec::real("economy.living_income", 1700.0).with_unit("credits/month").range(0.0, 1e9)
+          .describe("Living income at opening prices (indexed to the CPI): disposable income plus urban-commons relief at "
+                    "or above it counts as a living income; below it commoners seek gig work"),
+      // ---- national state
       ParamSpec::real("economy.unemployment_benefit", 1000.0).with_unit("credits/month").range(0.0, 1e9)
           .allow_schedule()
-          .describe("Policy lever: benefit to each unemployed commoner, at opening prices (indexed to the CPI)"),
+          .describe("National lever: benefit to each unemployed commoner, at opening prices (indexed to the CPI)"),
       ParamSpec::real("economy.platform_tax", 0.2).range(0.0, 1.0).allow_schedule()
-          .describe("Policy lever: tax rate on positive platform profits"),
+          .describe("National lever: tax rate on positive platform profits"),
       ParamSpec::real("economy.deficit_target", 0.0).range(-0.5, 0.5).allow_schedule()
-          .describe("Policy lever: state deficit over GDP that the fiscal rule steers the income tax toward")
+          .describe("National lever: national deficit over GDP the fiscal rule steers the income tax toward (0: balanced)")
           .cite("ECONOMY.md"),
+      ParamSpec::real("economy.wealth_tax", 0.0).with_unit("1/year").range(0.0, 1.0).allow_schedule()
+          .describe("National lever: yearly tax on money above the threshold, levied monthly"),
+      ParamSpec::real("economy.wealth_tax_threshold", 50000.0).with_unit("credits").range(0.0, 1e12)
+          .describe("Money exempt from the wealth tax, at opening prices (indexed)"),
+      ParamSpec::real("economy.basic_income", 0.0).with_unit("credits/month").range(0.0, 1e9).allow_schedule()
+          .describe("National lever: basic income to every commoner, at opening prices (indexed)"),
+      ParamSpec::real("economy.care_income", 0.0).with_unit("credits/hour").range(0.0, 1e6).allow_schedule()
+          .describe("National lever: care income per hour of unpaid care given, at opening prices (indexed)"),
+      ParamSpec::boolean("economy.job_guarantee", false).allow_schedule()
+          .describe("National lever: the state employs every unemployed commoner in care and commons work"),
+      ParamSpec::real("economy.job_guarantee_wage", 12.0).with_unit("credits/hour").range(0.0, 1e6).allow_schedule()
+          .describe("National lever: hourly job-guarantee wage at opening wages (indexed to the going wage)")
+          .cite("ECONOMY.md"),
+      ParamSpec::real("economy.jg_care_share", 0.5).range(0.0, 1.0)
+          .describe("Share of job-guarantee hours spent on public care in the region; the rest on commons work"),
+      ParamSpec::choice("economy.licence", {"open", "reciprocity"}, "open").allow_schedule()
+          .describe("National lever: knowledge-commons licence; under reciprocity for-profit users pay a fee to the commons fund")
+          .cite("Kleiner 2010, The Telekommunist Manifesto (peer production licence)"),
+      ParamSpec::real("economy.licence_fee", 0.5).range(0.0, 1.0).allow_schedule()
+          .describe("National lever: share of the platform value attributable to the commons paid as the reciprocity fee")
+          .cite("ECONOMY.md"),
+      ParamSpec::real("economy.throughput_cap", 0.0).range(0.0, 10.0).allow_schedule()
+          .describe("National lever: cap on throughput relative to its opening value, enforced by permits whose revenue "
+                    "is paid back as an equal dividend; 0 = no cap"),
+      ParamSpec::real("economy.permit_adjustment", 0.1).with_unit("1/month").range(0.0, 10.0)
+          .describe("Permit price (share of unit cost) <- max(0, price + k (throughput / cap - 1)), monthly"),
       ParamSpec::real("economy.fiscal_adjustment", 0.5).range(0.0, 10.0)
-          .describe("Fiscal rule: income tax <- income tax + k (deficit / GDP - target), monthly"),
+          .describe("Fiscal rules: each tax rate <- rate + k (deficit / GDP - target), monthly (national and regional)"),
+      // ---- regional partner state (defaults for every region; economy.region_policy overrides)
+      ParamSpec::real("economy.pcp_grant_per_capita", 0.0).with_unit("credits/month").range(0.0, 1e6).allow_schedule()
+          .describe("Regional lever: public-commons partnership grants per resident, paid to commons contributors by hours (indexed)")
+          .cite("Milburn & Russell 2019, Public-Common Partnerships"),
+      ParamSpec::real("economy.procurement_per_capita", 0.0).with_unit("credits/month").range(0.0, 1e6).allow_schedule()
+          .describe("Regional lever: public purchases of goods per resident (indexed)"),
+      ParamSpec::real("economy.procurement_coop_share", 0.0).range(0.0, 1.0).allow_schedule()
+          .describe("Regional lever: share of public purchases given to the region's co-ops (pro-social procurement)")
+          .cite("Preston model: CLES 2017, Community wealth building"),
+      ParamSpec::real("economy.coop_loans", 0.0).range(0.0, 1.0).allow_schedule()
+          .describe("Regional lever: share of a new co-op's founding cost lent by the loan fund (money created, destroyed on repayment)"),
+      ParamSpec::real("economy.commons_regulation", 0.0).range(0.0, 1.0).allow_schedule()
+          .describe("Regional lever: Bologna-style regulation for the care of the commons (lower founding cost, more effective commons work)")
+          .cite("Iaione 2016, Am. J. Econ. Sociol. 75(2) (Bologna regulation 2014)"),
+      ParamSpec::real("economy.public_care", 0.0).range(0.0, 1.0).allow_schedule()
+          .describe("Regional lever: share of households' care need met by public care services bought from social co-ops"),
+      ParamSpec::real("economy.regional_deficit_target", 0.0).range(-0.5, 0.5).allow_schedule()
+          .describe("Regional lever: regional deficit over regional income that its fiscal rule steers the regional tax toward"),
+      ParamSpec::real("economy.national_cofinancing", 0.5).range(0.0, 1.0)
+          .describe("Share of each regional state's lever spending (grants, procurement, public care) the national state pays")
+          .cite("co-financing of municipal programmes, e.g. EU cohesion funds"),
+      ParamSpec::text("economy.region_policy", "")
+          .describe("Per-region overrides of the regional levers: 'REGION: lever=value ...; REGION: ...' (e.g. "
+                    "'0: pcp_grant_per_capita=40 public_care=0.3')"),
+      // ---- households
       ParamSpec::real("economy.subsistence", 300.0).with_unit("credits/month").range(0.0, 1e9)
-          .describe("c_0 in C = min(money, c_0 CPI + alpha_y y + alpha_w w)").cite("ECONOMY.md"),
+          .describe("c_0 in C = min(money, c_0 (1 - relief) CPI + alpha_y y + alpha_w w)").cite("ECONOMY.md"),
       ParamSpec::real("economy.mpc_income", 0.75).range(0.0, 0.999)
           .describe("alpha_y: propensity to consume out of disposable income").cite("ECONOMY.md"),
       ParamSpec::real("economy.mpc_wealth", 0.03).with_unit("1/month").range(1e-6, 1.0)
@@ -202,6 +457,7 @@ sim::ParamTable parameters() {
           .describe("beta_n: network effect in platform utility and in the split among platforms").cite("ECONOMY.md"),
       ParamSpec::real("economy.ethical_preference", 2.5).range(0.0, 100.0)
           .describe("beta_e: utility of co-ops per unit of (pi_i - 1/2)").cite("ECONOMY.md"),
+      // ---- platforms
       ParamSpec::real("economy.payout_ratio", 0.7).range(0.0, 1.0)
           .describe("Share of after-tax platform profit paid as dividends next month; the rest is spent as investment")
           .cite("ECONOMY.md"),
@@ -209,48 +465,262 @@ sim::ParamTable parameters() {
           .describe("Share of commoners who own the platforms").cite("ECONOMY.md"),
       ParamSpec::real("economy.owner_pareto", 1.5).range(0.1, 100.0)
           .describe("Pareto exponent of the owners' shares"),
+      ParamSpec::real("economy.platform_exit_share", 0.01).range(0.0, 1.0)
+          .describe("A platform whose market share stays below this for platform_exit_months exits"),
+      ParamSpec::integer("economy.platform_exit_months", 12).with_unit("months").range(1, 1200)
+          .describe("Months below the exit share before a platform exits"),
+      ParamSpec::real("economy.platform_entry_rate", 0.02).with_unit("1/month").range(0.0, 1.0)
+          .describe("Monthly probability that a new platform enters an empty slot"),
+      ParamSpec::real("economy.platform_entry_share", 0.02).range(0.0, 0.5)
+          .describe("Market share an entrant starts with (the others shrink in proportion)"),
+      // ---- commons
+      ParamSpec::real("economy.knowledge_depreciation", 0.01).with_unit("1/month").range(0.0, 1.0)
+          .describe("delta_K in K <- (1 - delta_K) K + delta_K (H_c / H_ref)^gamma (K = 1 at the start)").cite("ECONOMY.md"),
+      ParamSpec::real("economy.knowledge_returns", 0.7).range(0.0, 1.0)
+          .describe("gamma: diminishing returns of commons hours in the knowledge and urban commons"),
+      ParamSpec::real("economy.urban_commons_depreciation", 0.02).with_unit("1/month").range(0.0, 1.0)
+          .describe("delta_U of the urban commons U_r (gardens, tool libraries, care circles), U_r = 1 at the start"),
+      ParamSpec::real("economy.urban_commons_relief_max", 0.2).range(0.0, 1.0)
+          .describe("rho in relief_r = rho U_r / (U_r + U_half): share of subsistence needs met outside the market")
+          .cite("ECONOMY.md"),
+      ParamSpec::real("economy.urban_commons_half", 1.0).range(1e-6, 1e6)
+          .describe("U_half: urban commons at which relief reaches half its maximum"),
+      ParamSpec::real("economy.pcp_effect", 1.0).range(0.0, 100.0)
+          .describe("Urban-commons growth multiplier 1 + e g / (g + g_half) from partnership grants g per capita"),
+      ParamSpec::real("economy.pcp_half", 50.0).with_unit("credits/month").range(1e-6, 1e9)
+          .describe("g_half: grants per capita at which their effect on the urban commons is half its maximum"),
+      ParamSpec::real("economy.regulation_commons_gain", 0.5).range(0.0, 10.0)
+          .describe("Commons hours count 1 + gain x commons_regulation times in the commons stocks"),
+      ParamSpec::real("economy.coop_commons_share", 0.1).range(0.0, 1.0)
+          .describe("Share of co-op member hours contributed to the commons instead of production"),
+      ParamSpec::real("economy.commons_fund_coop_share", 0.3).range(0.0, 1.0)
+          .describe("Share of the commons fund's monthly payout to co-ops (by members); the rest to contributors by hours"),
+      // ---- throughput and the natural resource
+      ParamSpec::real("economy.resource_growth", 0.02).with_unit("1/month").range(0.0, 1.0)
+          .describe("r in S <- S + r S (1 - S) - throughput (S a share of its capacity), as in cpr").cite("ECONOMY.md"),
+      ParamSpec::real("economy.initial_resource", 0.6).range(0.0, 1.0)
+          .describe("Resource stock at the start, as a share of its capacity"),
+      ParamSpec::real("economy.resource_pressure", 1.2).range(0.0, 100.0)
+          .describe("Opening throughput over the resource's maximum sustainable yield r / 4").cite("ECONOMY.md"),
+      ParamSpec::real("economy.material_efficiency", 0.3).range(0.0, 10.0)
+          .describe("Material intensity falls as ((1 + K) / 2)^-e: knowledge makes production lighter"),
+      // ---- co-ops
+      ParamSpec::real("economy.coop_founding_rate", 0.00007).with_unit("1/(commoner month)").range(0.0, 1.0)
+          .describe("lambda_f: co-ops founded per month in region r ~ Poisson(lambda_f N_r mean(pi)^2 (1 + loans + regulation))")
+          .cite("ECONOMY.md"),
+      ParamSpec::integer("economy.founders", 3).with_unit("commoners").range(1, 1000)
+          .describe("Founding members of a new co-op"),
+      ParamSpec::real("economy.founder_propensity", 0.4).range(0.0, 1.0)
+          .describe("Propensity above which an unemployed or platform-employed commoner may found a co-op"),
+      ParamSpec::real("economy.founding_cost", 6000.0).with_unit("credits").range(0.0, 1e12)
+          .describe("Capital a new co-op spends on equipment, at opening prices; founders pay what loans do not cover"),
+      ParamSpec::real("economy.regulation_cost_cut", 0.5).range(0.0, 1.0)
+          .describe("Founding cost x (1 - cut x commons_regulation)"),
+      ParamSpec::integer("economy.loan_term", 60).with_unit("months").range(1, 1200)
+          .describe("Co-op loans are repaid in equal monthly instalments over this term"),
+      ParamSpec::integer("economy.dissolution_months", 6).with_unit("months").range(1, 1200)
+          .describe("A co-op whose pay per member stays below the benefit this many months dissolves").cite("ECONOMY.md"),
+      // ---- propensity
+      ParamSpec::real("economy.norm_influence", 0.02).with_unit("1/month").range(0.0, 1.0)
+          .describe("nu: pi moves toward the neighbours' mean by nu (mean - pi) a month").cite("ECONOMY.md"),
+      ParamSpec::real("economy.experience_influence", 0.01).with_unit("1/month").range(0.0, 1.0)
+          .describe("epsilon: pi moves toward 1 by epsilon (1 - pi) a month when commoning pays").cite("ECONOMY.md"),
+      ParamSpec::real("economy.experience_threshold", 0.1).range(0.0, 1.0)
+          .describe("Commoning pays for co-op members and for those with at least this share of income from the commons")
+          .cite("ECONOMY.md"),
+      ParamSpec::real("economy.propensity_noise", 0.01).range(0.0, 1.0)
+          .describe("Standard deviation of the monthly uniform noise in pi (kept in [0, 1])"),
+      ParamSpec::integer("economy.network_degree", 6).with_unit("links").range(1, 64)
+          .describe("Neighbours each commoner looks at in the social network"),
+      ParamSpec::real("economy.network_rewire", 0.1).range(0.0, 1.0)
+          .describe("Small-world rewiring probability inside a region").cite("Watts & Strogatz 1998, Nature 393"),
+      ParamSpec::real("economy.network_cross_region", 0.02).range(0.0, 1.0)
+          .describe("Share of links that go to another region"),
+      // ---- policy learning
+      ParamSpec::integer("economy.policy_learning_every", 12).with_unit("months").range(1, 1200)
+          .describe("Regions compare well-being with their neighbours this often").cite("ECONOMY.md"),
+      ParamSpec::real("economy.policy_learning_rate", 0.5).range(0.0, 1.0)
+          .describe("Probability that a region adopts the package of a neighbour doing clearly better").cite("ECONOMY.md"),
+      ParamSpec::real("economy.policy_learning_margin", 0.015).range(0.0, 1.0)
+          .describe("Relative margin: a neighbour does clearly better when its well-being exceeds the region's by this share")
+          .cite("Shipan & Volden 2008, Am. J. Polit. Sci. 52(4)"),
+      ParamSpec::integer("economy.policy_long_links", 0).with_unit("links").range(0, 1000000)
+          .describe("Long links between cities added to the ring of cities that compare their well-being"),
+      // ---- final demand by sector (input-output throughput)
+      ParamSpec::real("economy.demand_share_food", 0.17).range(0.0, 1.0)
+          .describe("Share of private final demand for food (shares are normalised to sum 1)")
+          .cite("Eurostat household budget survey, COICOP shares, EU-27 2020, rounded"),
+      ParamSpec::real("economy.demand_share_housing", 0.22).range(0.0, 1.0)
+          .describe("Share of private final demand for housing").cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_goods", 0.30).range(0.0, 1.0)
+          .describe("Share of private final demand for manufactured goods (investment is all goods)")
+          .cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_digital", 0.12).range(0.0, 1.0)
+          .describe("Share of private final demand for digital services").cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_care", 0.10).range(0.0, 1.0)
+          .describe("Share of private final demand for care (public care is all care)").cite("Eurostat HBS, rounded"),
+      ParamSpec::real("economy.demand_share_energy", 0.09).range(0.0, 1.0)
+          .describe("Share of private final demand for energy").cite("Eurostat HBS, rounded"),
   };
 }
 
 enum Series : std::size_t {
-  Gdp, CoopShare, PlatformShare, Hhi, PlatformProfits, Unemployment, MedianIncome, GiniIncome, GiniWealth,
-  Top10Wealth, HoursWage, HoursCoop, HoursCommons, HoursCare, HoursLeisure, StateDeficit, PublicDebt,
-  MeanPropensity, Coops, Wage, Cpi, IncomeTax, CoopEmployment, SeriesCount
+  Gdp, CoopShare, PlatformShare, Hhi, PlatformProfits, ValueCaptured, LicenceFees, CoopEmployment, GigShare,
+  Unemployment, GigPayMedian, MedianIncome, LivingIncomeShare, CommonsIncomeShare, GiniIncome, GiniWealth,
+  Top10Wealth, Top1Wealth, HoursWage, HoursGig, HoursCoop, HoursCommons, HoursCare, HoursLeisure, CareGap,
+  KnowledgeStock, UrbanCommons, Throughput, ResourceStock, StateDeficit, PublicDebt, Wellbeing, MeanPropensity,
+  Coops, Platforms, PartnerRegions, Wage, Cpi, IncomeTax, CoopMeanSize, JobGuaranteeShare, PermitPrice,
+  LoansOutstanding, ThroughputFood, ThroughputHousing, ThroughputGoods, ThroughputDigital, ThroughputCare,
+  ThroughputEnergy, SeriesCount
 };
 
 std::vector<sim::SeriesSpec> series() {
   return {
-      {"gdp", "credits/month", "Sales of platforms and co-ops (consumption and investment) plus public wages"},
+      {"gdp", "credits/month", "Sales of platforms and co-ops (households, state, investment) plus public and job-guarantee wages"},
       {"coop_output_share", "1", "Co-op sales over gdp"},
       {"platform_output_share", "1", "Platform sales over gdp"},
       {"platform_hhi", "1", "Herfindahl-Hirschman index of the platforms' sales shares in the month"},
-      {"platform_profits", "credits/month", "Platform revenue minus wages, before tax, summed over platforms"},
-      {"unemployment_rate", "1", "Share of commoners without a job"},
-      {"median_income", "credits/month", "Median disposable income: pay, dividends and benefits after income tax"},
+      {"platform_profits", "credits/month", "Platform revenue minus wages, gig pay, licence fees and permits, before tax"},
+      {"value_captured", "credits/month", "Platform revenue attributable to the knowledge commons, (1 - (1 + K)^-theta) x revenue, net of licence fees"},
+      {"licence_fees", "credits/month", "Reciprocity-licence fees paid by platforms into the commons fund"},
+      {"coop_employment_share", "1", "Co-op members over employed commoners (job guarantee counts as employed)"},
+      {"gig_share", "1", "Share of commoners who did gig work in the month"},
+      {"unemployment_rate", "1", "Share of commoners without a job (the job guarantee counts as a job)"},
+      {"gig_hourly_pay_median", "credits/hour", "Median over gig workers of gig pay over gig hours (unpaid search included); 0 with no gig workers"},
+      {"median_income", "credits/month", "Median disposable income: pay, dividends, commons pay and transfers after taxes"},
+      {"living_income_share", "1", "Share of commoners whose disposable income plus urban-commons relief reaches the living income (indexed)"},
+      {"commons_income_share", "1", "Co-op pay and commons pay (grants, commons fund) over all gross income"},
       {"gini_income", "1", "Gini coefficient of disposable income"},
       {"gini_wealth", "1", "Gini coefficient of the commoners' money"},
       {"top10_wealth_share", "1", "Share of the commoners' money held by the richest 10 %"},
-      {"hours_wage", "hours/month", "Mean hours of wage work (platforms and public sector) per commoner"},
+      {"top1_wealth_share", "1", "Share of the commoners' money held by the richest 1 %"},
+      {"hours_wage", "hours/month", "Mean hours of wage work (platforms, public sector, job guarantee) per commoner"},
+      {"hours_gig", "hours/month", "Mean hours of gig work, task time and unpaid search, per commoner"},
       {"hours_coop", "hours/month", "Mean hours of co-op work per commoner"},
       {"hours_commons", "hours/month", "Mean hours of unpaid commons contribution per commoner"},
-      {"hours_care", "hours/month", "Mean hours of care per commoner"},
+      {"hours_care", "hours/month", "Mean hours of unpaid care per commoner"},
       {"hours_leisure", "hours/month", "Mean hours of leisure per commoner"},
-      {"state_deficit", "credits/month", "Public wages and benefits minus income and platform tax in the month"},
-      {"public_debt", "credits", "Minus the state's balance"},
+      {"care_gap", "hours/month", "Mean care need met neither by public care nor by the household (beyond care_capacity)"},
+      {"knowledge_stock", "1", "Knowledge commons K (1 at the start)"},
+      {"urban_commons", "1", "Mean over regions of the urban commons U_r (1 at the start)"},
+      {"throughput", "1", "Material throughput in units of the resource's capacity a month"},
+      {"resource_stock", "1", "Natural resource stock as a share of its capacity"},
+      {"state_deficit", "credits/month", "Spending minus revenue of the national and regional states together in the month"},
+      {"public_debt", "credits", "Minus the balances of the national and regional states together"},
+      {"wellbeing", "1", "(living_income_share + 1 - gini_income + free-time share + resource_stock + 1 - care gap / care need) / 5"},
       {"mean_propensity", "1", "Mean commoning propensity pi"},
       {"coops", "co-ops", "Co-ops with at least one member"},
+      {"platforms", "platforms", "Active platforms"},
+      {"regions_with_partner_policy", "regions", "Regions whose package gives public-commons partnership grants"},
       {"wage", "credits/hour", "Going hourly wage W for skill 1 (before working-time compensation)"},
       {"cpi", "1", "Consumer price index: spending-weighted price over its opening value"},
-      {"income_tax", "1", "Income tax rate set by the fiscal rule"},
-      {"coop_employment_share", "1", "Co-op members over employed commoners"},
+      {"income_tax", "1", "National income tax rate set by the fiscal rule"},
+      {"coop_mean_size", "members", "Members per co-op with at least one member"},
+      {"job_guarantee_share", "1", "Share of commoners in the job guarantee"},
+      {"permit_price", "1", "Throughput permit price as a share of unit labour cost (0 without a binding cap)"},
+      {"loans_outstanding", "credits", "Co-op loans not yet repaid"},
+      {"throughput_food", "1", "Throughput extracted for food (input-output table: direct and through inputs)"},
+      {"throughput_housing", "1", "Throughput extracted for housing"},
+      {"throughput_goods", "1", "Throughput extracted for manufactured goods"},
+      {"throughput_digital", "1", "Throughput extracted for digital services"},
+      {"throughput_care", "1", "Throughput extracted for care"},
+      {"throughput_energy", "1", "Throughput extracted for energy"},
+  };
+}
+
+enum RegionSeries : std::size_t {
+  RCoopEmployment, RGigShare, RUnemployment, RGigPayMedian, RMedianIncome, RLivingIncomeShare,
+  RCommonsIncomeShare, RGiniIncome, RGiniWealth, RTop10Wealth, RTop1Wealth, RHoursWage, RHoursGig, RHoursCoop,
+  RHoursCommons, RHoursCare, RHoursLeisure, RCareGap, RUrbanCommons, RStateDeficit, RPublicDebt, RWellbeing,
+  RMeanPropensity, RCoops, RPartnerPolicy, RCoopOutputShare, RRegionalTax, RegionSeriesCount
+};
+
+std::vector<sim::SeriesSpec> region_series() {
+  return {
+      {"coop_employment_share", "1", "Co-op members over employed residents"},
+      {"gig_share", "1", "Share of residents who did gig work"},
+      {"unemployment_rate", "1", "Share of residents without a job"},
+      {"gig_hourly_pay_median", "credits/hour", "Median effective hourly gig pay of the region's gig workers"},
+      {"median_income", "credits/month", "Median disposable income of residents"},
+      {"living_income_share", "1", "Share of residents at or above a living income"},
+      {"commons_income_share", "1", "Co-op and commons pay over residents' gross income"},
+      {"gini_income", "1", "Gini coefficient of residents' disposable income"},
+      {"gini_wealth", "1", "Gini coefficient of residents' money"},
+      {"top10_wealth_share", "1", "Share of residents' money held by the region's richest 10 %"},
+      {"top1_wealth_share", "1", "Share of residents' money held by the region's richest 1 %"},
+      {"hours_wage", "hours/month", "Mean hours of wage work per resident"},
+      {"hours_gig", "hours/month", "Mean hours of gig work per resident"},
+      {"hours_coop", "hours/month", "Mean hours of co-op work per resident"},
+      {"hours_commons", "hours/month", "Mean hours of unpaid commons contribution per resident"},
+      {"hours_care", "hours/month", "Mean hours of unpaid care per resident"},
+      {"hours_leisure", "hours/month", "Mean hours of leisure per resident"},
+      {"care_gap", "hours/month", "Mean unmet care need per resident"},
+      {"urban_commons", "1", "Urban commons U_r"},
+      {"state_deficit", "credits/month", "Regional state's spending minus revenue"},
+      {"public_debt", "credits", "Minus the regional state's balance"},
+      {"wellbeing", "1", "The well-being index of the region's residents (resource stock national)"},
+      {"mean_propensity", "1", "Mean propensity of residents"},
+      {"coops", "co-ops", "Co-ops of the region with at least one member"},
+      {"partner_policy", "1", "1 when the region's package gives public-commons partnership grants"},
+      {"coop_output_share", "1", "Region's co-op sales over the demand of its residents and its regional state"},
+      {"regional_tax", "1", "Regional income tax rate set by the region's fiscal rule"},
+  };
+}
+
+std::vector<sim::SeriesSpec> snapshot_fields() {
+  return {
+      {"commoners/wealth", "credits", "Money held"},
+      {"commoners/income", "credits/month", "Disposable income in the step"},
+      {"commoners/propensity", "1", "Commoning propensity pi"},
+      {"commoners/region", "1", "Region"},
+      {"commoners/employer", "1", "Producer id (platforms 0..K-1, co-ops from K), -1 none, -2 public sector, -3 job guarantee"},
+      {"commoners/hours_wage", "hours/month", "Hours of wage work"},
+      {"commoners/hours_gig", "hours/month", "Hours of gig work"},
+      {"commoners/hours_coop", "hours/month", "Hours of co-op work"},
+      {"commoners/hours_commons", "hours/month", "Hours of unpaid commons contribution"},
+      {"commoners/hours_care", "hours/month", "Hours of unpaid care"},
+      {"commoners/hours_leisure", "hours/month", "Hours of leisure"},
   };
 }
 
 // What a step leaves for measure() and for the next step; saved in checkpoints.
 struct Flows {
   double platform_sales = 0, coop_sales = 0, public_wages = 0, platform_profits = 0;
-  double deficit = 0, hhi = 0, coop_spend_share = 0;
+  double deficit = 0, hhi = 0, coop_spend_share = 0, value_captured = 0, licence_fees = 0;
+  double throughput = 0, permit_revenue = 0, gig_done = 0, gig_demand = 0, real_output = 0;
+  static constexpr std::size_t count = 14;
+  std::array<double, count> as_array() const {
+    return {platform_sales, coop_sales, public_wages, platform_profits, deficit, hhi, coop_spend_share,
+            value_captured, licence_fees, throughput, permit_revenue, gig_done, gig_demand, real_output};
+  }
+  static Flows from(const std::vector<double>& x) {
+    return Flows{x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11], x[12], x[13]};
+  }
 };
+
+// float columns go into checkpoints as doubles (exact both ways).
+void put_floats(sim::State& s, const std::string& name, const std::vector<float>& v) {
+  s.put(name, std::vector<double>(v.begin(), v.end()));
+}
+void get_floats(const sim::State& s, const std::string& name, std::vector<float>& v) {
+  std::vector<double> x(v.size());
+  s.get(name, x);
+  std::transform(x.begin(), x.end(), v.begin(), [](double d) { return static_cast<float>(d); });
+}
+
+// Poisson draw by inversion (means here are small: a few foundings a month in a region).
+std::uint64_t poisson(sim::Rng& rng, double mean) {
+  if (mean <= 0) return 0;
+  if (mean > 500) return static_cast<std::uint64_t>(std::max(0.0, std::llround(rng.normal(mean, std::sqrt(mean))) * 1.0));
+  const double limit = std::exp(-mean);
+  double product = rng.u01();
+  std::uint64_t k = 0;
+  while (product > limit) {
+    product *= rng.u01();
+    ++k;
+  }
+  return k;
+}
 
 class Economy final : public sim::Model {
  public:
@@ -258,40 +728,118 @@ class Economy final : public sim::Model {
       : p_(init.params),
         seed_(init.seed),
         n_(p_.commoners),
+        R_(p_.regions),
+        K_(p_.platforms),
+        ledger_(&init.ledger),
         commoners_s_(init.ledger.sector("commoners")),
         platforms_s_(init.ledger.sector("platforms")),
         coops_s_(init.ledger.sector("coops")),
         state_s_(init.ledger.sector("state")),
+        regions_s_(init.ledger.sector("regions")),
+        fund_s_(init.ledger.sector("commons_fund")),
         wages_f_(init.ledger.flow("wages")),
         coop_pay_f_(init.ledger.flow("coop_pay")),
+        gig_pay_f_(init.ledger.flow("gig_pay")),
+        jg_wages_f_(init.ledger.flow("job_guarantee_wages")),
         purchases_f_(init.ledger.flow("purchases")),
+        procurement_f_(init.ledger.flow("procurement")),
         investment_f_(init.ledger.flow("investment")),
         income_tax_f_(init.ledger.flow("income_tax")),
+        regional_tax_f_(init.ledger.flow("regional_tax")),
+        wealth_tax_f_(init.ledger.flow("wealth_tax")),
         platform_tax_f_(init.ledger.flow("platform_tax")),
         benefits_f_(init.ledger.flow("benefits")),
-        dividends_f_(init.ledger.flow("dividends")) {
+        basic_income_f_(init.ledger.flow("basic_income")),
+        care_income_f_(init.ledger.flow("care_income")),
+        dividends_f_(init.ledger.flow("dividends")),
+        licence_fees_f_(init.ledger.flow("licence_fees")),
+        commons_pay_f_(init.ledger.flow("commons_pay")),
+        pcp_grants_f_(init.ledger.flow("pcp_grants")),
+        permits_f_(init.ledger.flow("permits")),
+        throughput_dividend_f_(init.ledger.flow("throughput_dividend")),
+        coop_capital_f_(init.ledger.flow("coop_capital")),
+        loans_f_(init.ledger.flow("loans")),
+        repayment_f_(init.ledger.flow("loan_repayment")),
+        dissolution_f_(init.ledger.flow("dissolution")),
+        cofinancing_f_(init.ledger.flow("cofinancing")) {
     draw_commoners();
+    network_ = std::make_unique<Network>(seed_, region_, R_, static_cast<unsigned>(p_.network_degree),
+                                         p_.network_rewire, p_.network_cross_region);
+    if (R_ > 1) cities_ = region_ring_adjacency(R_, static_cast<std::size_t>(p_.policy_long_links), seed_);
+    else cities_.assign(1, {});
     open_steady_state();
     init.ledger.open(money_in_accounts());
   }
 
   std::vector<sim::Phase> phases() override {
+    const auto phase = [this](std::string name, std::string what, void (Economy::*f)(sim::StepContext&)) {
+      return sim::Phase{std::move(name), std::move(what), [this, f](sim::StepContext& c) { (this->*f)(c); }};
+    };
     return {
-        {"set_prices", "platform and co-op prices from the going wage and mark-ups; the CPI",
-         [this](sim::StepContext& c) { set_prices(c); }},
-        {"match_labour", "producers staff for expected demand: fire beyond a band, hire the unemployed",
-         [this](sim::StepContext& c) { match_labour(c); }},
-        {"pay_work_incomes", "wages, co-op pay, last month's dividends; the wage moves with tightness",
-         [this](sim::StepContext& c) { pay_work_incomes(c); }},
-        {"allocate_time", "care first, then paid work, commons by propensity, leisure",
-         [this](sim::StepContext& c) { allocate_time(c); }},
-        {"tax_and_transfer", "income tax and unemployment benefit", [this](sim::StepContext& c) { tax_and_transfer(c); }},
-        {"spend", "consumption and investment split by a logit, sales rationed by capacity",
-         [this](sim::StepContext& c) { spend(c); }},
-        {"settle_profits", "platform tax, dividends and investment for next month; shares, expectations, fiscal rule",
-         [this](sim::StepContext& c) { settle_profits(c); }},
+        phase("apply_policy", "levers from schedules and regional packages; policy learning every 12 months",
+              &Economy::apply_policy),
+        phase("set_prices", "prices from the wage, mark-ups, knowledge and permits; the CPI", &Economy::set_prices),
+        phase("match_labour", "fire beyond a band, hire the unemployed, co-op switching, job guarantee",
+              &Economy::match_labour),
+        phase("pay_work_incomes", "loan instalments, co-op pay, wages, job-guarantee wages, dividends; the wage moves",
+              &Economy::pay_work_incomes),
+        phase("allocate_time", "care first, then paid work, gig offers below a living income, commons, leisure",
+              &Economy::allocate_time),
+        phase("pay_gig_tasks", "platforms buy gig tasks; offered time beyond the tasks is unpaid search",
+              &Economy::pay_gig_tasks),
+        phase("share_commons", "commons fund and partnership grants pay contributors; knowledge and urban commons",
+              &Economy::share_commons),
+        phase("tax_and_transfer", "income, regional and wealth taxes; benefits, basic and care income, permit dividend",
+              &Economy::tax_and_transfer),
+        phase("found_coops", "co-ops founded where high-propensity commoners and finance meet", &Economy::found_coops),
+        phase("spend", "consumption, procurement, public care and investment by a logit, rationed by capacity; permits",
+              &Economy::spend),
+        phase("settle_profits", "licence fees, platform tax, dividends; shares, throughput, resource, fiscal rules",
+              &Economy::settle_profits),
+        phase("dissolve_and_enter", "co-ops with sustained losses dissolve; platforms exit and enter",
+              &Economy::dissolve_and_enter),
+        phase("update_propensity", "propensity moves toward neighbours' norms and with experience",
+              &Economy::update_propensity),
     };
   }
+
+  double time_at(std::int64_t step) const override { return static_cast<double>(step) / 12.0; }
+
+  double money_in_accounts() const override {
+    double total = sim::sum(n_, [&](std::size_t i) { return money_[i]; });
+    for (double c : cash_) total += c;
+    for (double b : region_balance_) total += b;
+    return total + state_ + commons_fund_;
+  }
+
+  double largest_time_budget_error() const {
+    double worst = 0.0;
+    for (std::size_t i = 0; i < n_; ++i) {
+      const double h[] = {h_care_[i], h_wage_[i], h_gig_[i], h_coop_[i], h_commons_[i], h_leisure_[i]};
+      double total = 0.0;
+      for (double x : h) {
+        total += x;
+        if (x < 0) worst = std::max(worst, p_.time_budget);
+      }
+      // Hours are single precision: compare to float resolution of the budget.
+      worst = std::max(worst, std::abs(total - p_.time_budget));
+    }
+    return worst;
+  }
+
+  double largest_employment_identity_error() const {
+    std::vector<double> staff(producers(), 0.0);
+    for (std::size_t i = 0; i < n_; ++i)
+      if (employer_[i] >= 0) staff[static_cast<std::size_t>(employer_[i])] += skill_[i];
+    double worst = 0.0;
+    for (std::size_t q = 0; q < producers(); ++q) {
+      const double implied = staff_capacity_[q] / (productivity_of(q) * hours_now_ * staff_hours_factor(q));
+      worst = std::max(worst, std::abs(implied - staff[q]) / std::max(1.0, staff[q]));
+    }
+    return worst;
+  }
+
+  // ------------------------------------------------------------------ outputs
 
   void measure(std::span<double> v) override {
     const double gdp = last_.platform_sales + last_.coop_sales + last_.public_wages;
@@ -300,142 +848,425 @@ class Economy final : public sim::Model {
     v[PlatformShare] = gdp > 0 ? last_.platform_sales / gdp : 0.0;
     v[Hhi] = last_.hhi;
     v[PlatformProfits] = last_.platform_profits;
-    std::size_t jobless = 0, in_coops = 0;
-    for (std::size_t i = 0; i < n_; ++i) {
-      jobless += employer_[i] == unemployed;
-      in_coops += employer_[i] >= static_cast<std::int32_t>(p_.platforms);
-    }
-    v[Unemployment] = static_cast<double>(jobless) / static_cast<double>(n_);
-    v[CoopEmployment] = jobless == n_ ? 0.0 : static_cast<double>(in_coops) / static_cast<double>(n_ - jobless);
-    const auto income = sim::sorted_copy(net_income_);
-    v[MedianIncome] = sim::median_sorted(income);
-    v[GiniIncome] = sim::gini_sorted(income);
-    const auto wealth = sim::sorted_copy(money_);
-    v[GiniWealth] = sim::gini_sorted(wealth);
-    v[Top10Wealth] = sim::top_share_sorted(wealth, 0.1);
-    const double n = static_cast<double>(n_);
-    v[HoursWage] = sim::sum(n_, [&](std::size_t i) { return hours_wage_[i]; }) / n;
-    v[HoursCoop] = sim::sum(n_, [&](std::size_t i) { return hours_coop_[i]; }) / n;
-    v[HoursCommons] = sim::sum(n_, [&](std::size_t i) { return hours_commons_[i]; }) / n;
-    v[HoursCare] = sim::sum(n_, [&](std::size_t i) { return care_[i]; }) / n;
-    v[HoursLeisure] = sim::sum(n_, [&](std::size_t i) { return hours_leisure_[i]; }) / n;
+    v[ValueCaptured] = last_.value_captured;
+    v[LicenceFees] = last_.licence_fees;
+    const Group all = group_stats(all_members());
+    v[CoopEmployment] = all.coop_employment;
+    v[GigShare] = all.gig_share;
+    v[Unemployment] = all.unemployment;
+    v[GigPayMedian] = all.gig_pay_median;
+    v[MedianIncome] = all.median_income;
+    v[LivingIncomeShare] = all.living_share;
+    v[CommonsIncomeShare] = all.commons_share;
+    v[GiniIncome] = all.gini_income;
+    v[GiniWealth] = all.gini_wealth;
+    v[Top10Wealth] = all.top10;
+    v[Top1Wealth] = all.top1;
+    v[HoursWage] = all.hours[0];
+    v[HoursGig] = all.hours[1];
+    v[HoursCoop] = all.hours[2];
+    v[HoursCommons] = all.hours[3];
+    v[HoursCare] = all.hours[4];
+    v[HoursLeisure] = all.hours[5];
+    v[CareGap] = all.care_gap;
+    v[KnowledgeStock] = knowledge_;
+    v[UrbanCommons] = std::accumulate(urban_.begin(), urban_.end(), 0.0) / static_cast<double>(R_);
+    v[Throughput] = last_.throughput;
+    v[ResourceStock] = resource_;
     v[StateDeficit] = last_.deficit;
-    v[PublicDebt] = -state_;
-    v[MeanPropensity] = sim::sum(n_, [&](std::size_t i) { return propensity_[i]; }) / n;
-    std::size_t active = 0;
-    for (std::size_t j = 0; j < p_.coops(); ++j) active += members_[p_.platforms + j] > 0;
+    v[PublicDebt] = -(state_ + std::accumulate(region_balance_.begin(), region_balance_.end(), 0.0));
+    v[Wellbeing] = wellbeing(all);
+    v[MeanPropensity] = all.mean_propensity;
+    std::size_t active = 0, members = 0;
+    for (std::size_t q = K_; q < producers(); ++q) {
+      active += members_[q] > 0;
+      members += members_[q];
+    }
     v[Coops] = static_cast<double>(active);
+    v[CoopMeanSize] = active > 0 ? static_cast<double>(members) / static_cast<double>(active) : 0.0;
+    v[Platforms] = static_cast<double>(std::count(platform_alive_.begin(), platform_alive_.end(), 1));
+    std::size_t partner = 0;
+    for (std::size_t r = 0; r < R_; ++r) partner += partner_policy(r);
+    v[PartnerRegions] = static_cast<double>(partner);
     v[Wage] = wage_;
     v[Cpi] = cpi_;
     v[IncomeTax] = income_tax_;
+    v[JobGuaranteeShare] = all.job_guarantee;
+    v[PermitPrice] = permit_price_;
+    v[LoansOutstanding] = std::accumulate(coop_loan_.begin(), coop_loan_.end(), 0.0);
+    for (std::size_t k = 0; k < 6; ++k) v[ThroughputFood + k] = sector_throughput_[k];
   }
 
-  double time_at(std::int64_t step) const override { return static_cast<double>(step) / 12.0; }
+  void measure_regions(std::span<double> v) override {
+    std::vector<std::uint32_t> members;
+    for (std::size_t r = 0; r < R_; ++r) {
+      members.clear();
+      for (std::size_t i = r; i < n_; i += R_) members.push_back(static_cast<std::uint32_t>(i));
+      const Group g = group_stats(members);
+      const auto put = [&](RegionSeries s, double x) { v[s * R_ + r] = x; };
+      put(RCoopEmployment, g.coop_employment);
+      put(RGigShare, g.gig_share);
+      put(RUnemployment, g.unemployment);
+      put(RGigPayMedian, g.gig_pay_median);
+      put(RMedianIncome, g.median_income);
+      put(RLivingIncomeShare, g.living_share);
+      put(RCommonsIncomeShare, g.commons_share);
+      put(RGiniIncome, g.gini_income);
+      put(RGiniWealth, g.gini_wealth);
+      put(RTop10Wealth, g.top10);
+      put(RTop1Wealth, g.top1);
+      for (std::size_t h = 0; h < 6; ++h) put(static_cast<RegionSeries>(RHoursWage + h), g.hours[h]);
+      put(RCareGap, g.care_gap);
+      put(RUrbanCommons, urban_[r]);
+      put(RStateDeficit, region_deficit_[r]);
+      put(RPublicDebt, -region_balance_[r]);
+      put(RWellbeing, wellbeing(g));
+      put(RMeanPropensity, g.mean_propensity);
+      std::size_t active = 0;
+      for (std::size_t q = K_; q < producers(); ++q) active += members_[q] > 0 && coop_region_[q - K_] == r;
+      put(RCoops, static_cast<double>(active));
+      put(RPartnerPolicy, partner_policy(r) ? 1.0 : 0.0);
+      put(RCoopOutputShare, region_purchases_[r] > 0 ? region_coop_sales_[r] / region_purchases_[r] : 0.0);
+      put(RRegionalTax, region_tax_[r]);
+    }
+  }
 
-  // Skill, propensity, care need, region, public jobs and ownership are drawn from the seed; the
-  // rest is saved.
+  void snapshot(sim::State& out) const override {
+    out.put("commoners/wealth", money_);
+    out.put("commoners/income", net_income_);
+    out.put("commoners/propensity", propensity_);
+    out.put("commoners/region", region_);
+    out.put("commoners/employer", employer_);
+    put_floats(out, "commoners/hours_wage", h_wage_);
+    put_floats(out, "commoners/hours_gig", h_gig_);
+    put_floats(out, "commoners/hours_coop", h_coop_);
+    put_floats(out, "commoners/hours_commons", h_commons_);
+    put_floats(out, "commoners/hours_care", h_care_);
+    put_floats(out, "commoners/hours_leisure", h_leisure_);
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  // Skill, care need, region and ownership are drawn from the seed; the rest is saved.
   void save(sim::State& s) const override {
-    s.put("money", money_);
-    s.put("employer", employer_);
-    s.put("gross_income", gross_income_);
-    s.put("net_income", net_income_);
-    s.put("hours_wage", hours_wage_);
-    s.put("hours_coop", hours_coop_);
-    s.put("hours_commons", hours_commons_);
-    s.put("hours_leisure", hours_leisure_);
-    s.put("cash", cash_);
-    s.put("expected", expected_);
-    s.put("market_share", market_share_);
-    s.put("pending_dividends", pending_dividends_);
-    s.put("pending_investment", pending_investment_);
-    s.put("price", price_);
-    s.put("scalars", std::vector<double>{state_, wage_, cpi_, income_tax_, coop_bias_, last_.platform_sales,
-                                         last_.coop_sales, last_.public_wages, last_.platform_profits,
-                                         last_.deficit, last_.hhi, last_.coop_spend_share});
+    s.put("commoners.money", money_);
+    s.put("commoners.propensity", propensity_);
+    s.put("commoners.employer", employer_);
+    s.put("commoners.gross_income", gross_income_);
+    s.put("commoners.net_income", net_income_);
+    put_floats(s, "commoners.commons_income", commons_income_);
+    put_floats(s, "commoners.gig_pay", gig_pay_);
+    put_floats(s, "commoners.hours_wage", h_wage_);
+    put_floats(s, "commoners.hours_gig", h_gig_);
+    put_floats(s, "commoners.hours_coop", h_coop_);
+    put_floats(s, "commoners.hours_commons", h_commons_);
+    put_floats(s, "commoners.hours_care", h_care_);
+    put_floats(s, "commoners.hours_leisure", h_leisure_);
+    s.put("producers.count", static_cast<std::uint64_t>(producers()));
+    s.put("producers.cash", cash_);
+    s.put("producers.expected", expected_);
+    s.put("producers.price", price_);
+    s.put("producers.sales", sales_);
+    s.put("producers.staff_capacity", staff_capacity_);
+    s.put("platforms.market_share", market_share_);
+    s.put("platforms.pending_dividends", pending_dividends_);
+    s.put("platforms.pending_investment", pending_investment_);
+    s.put("platforms.low_months", platform_low_);
+    s.put("platforms.alive", platform_alive_);
+    s.put("coops.region", coop_region_);
+    s.put("coops.weak_months", coop_weak_);
+    s.put("coops.loan", coop_loan_);
+    s.put("coops.instalment", coop_instalment_);
+    s.put("coops.capital", coop_capital_);
+    s.put("coops.alive", coop_alive_);
+    s.put("regions.balance", region_balance_);
+    s.put("regions.tax", region_tax_);
+    s.put("regions.deficit", region_deficit_);
+    s.put("regions.urban_commons", urban_);
+    s.put("regions.care_coverage", care_coverage_);
+    s.put("regions.coop_sales", region_coop_sales_);
+    s.put("regions.purchases", region_purchases_);
+    s.put("regions.adopted", adopted_);
+    std::vector<double> packages;
+    for (const auto& pk : package_) packages.insert(packages.end(), pk.begin(), pk.end());
+    s.put("regions.package", packages);
+    s.put("state.scalars", std::vector<double>{state_, wage_, cpi_, income_tax_, coop_bias_, permit_price_, knowledge_,
+                                               resource_, commons_fund_, hours_now_});
+    const auto flows = last_.as_array();
+    s.put("state.last", std::vector<double>(flows.begin(), flows.end()));
+    s.put("state.sector_throughput", std::vector<double>(sector_throughput_.begin(), sector_throughput_.end()));
   }
+
   void restore(const sim::State& s) override {
-    s.get("money", money_);
-    s.get("employer", employer_);
-    s.get("gross_income", gross_income_);
-    s.get("net_income", net_income_);
-    s.get("hours_wage", hours_wage_);
-    s.get("hours_coop", hours_coop_);
-    s.get("hours_commons", hours_commons_);
-    s.get("hours_leisure", hours_leisure_);
-    s.get("cash", cash_);
-    s.get("expected", expected_);
-    s.get("market_share", market_share_);
-    s.get("pending_dividends", pending_dividends_);
-    s.get("pending_investment", pending_investment_);
-    s.get("price", price_);
-    std::vector<double> x(12);
-    s.get("scalars", x);
+    s.get("commoners.money", money_);
+    s.get("commoners.propensity", propensity_);
+    s.get("commoners.employer", employer_);
+    s.get("commoners.gross_income", gross_income_);
+    s.get("commoners.net_income", net_income_);
+    get_floats(s, "commoners.commons_income", commons_income_);
+    get_floats(s, "commoners.gig_pay", gig_pay_);
+    get_floats(s, "commoners.hours_wage", h_wage_);
+    get_floats(s, "commoners.hours_gig", h_gig_);
+    get_floats(s, "commoners.hours_coop", h_coop_);
+    get_floats(s, "commoners.hours_commons", h_commons_);
+    get_floats(s, "commoners.hours_care", h_care_);
+    get_floats(s, "commoners.hours_leisure", h_leisure_);
+    resize_producers(static_cast<std::size_t>(s.get<std::uint64_t>("producers.count")));
+    s.get("producers.cash", cash_);
+    s.get("producers.expected", expected_);
+    s.get("producers.price", price_);
+    s.get("producers.sales", sales_);
+    s.get("producers.staff_capacity", staff_capacity_);
+    s.get("platforms.market_share", market_share_);
+    s.get("platforms.pending_dividends", pending_dividends_);
+    s.get("platforms.pending_investment", pending_investment_);
+    s.get("platforms.low_months", platform_low_);
+    s.get("platforms.alive", platform_alive_);
+    s.get("coops.region", coop_region_);
+    s.get("coops.weak_months", coop_weak_);
+    s.get("coops.loan", coop_loan_);
+    s.get("coops.instalment", coop_instalment_);
+    s.get("coops.capital", coop_capital_);
+    s.get("coops.alive", coop_alive_);
+    s.get("regions.balance", region_balance_);
+    s.get("regions.tax", region_tax_);
+    s.get("regions.deficit", region_deficit_);
+    s.get("regions.urban_commons", urban_);
+    s.get("regions.care_coverage", care_coverage_);
+    s.get("regions.coop_sales", region_coop_sales_);
+    s.get("regions.purchases", region_purchases_);
+    s.get("regions.adopted", adopted_);
+    std::vector<double> packages(R_ * LeverCount);
+    s.get("regions.package", packages);
+    for (std::size_t r = 0; r < R_; ++r)
+      std::copy_n(packages.begin() + static_cast<std::ptrdiff_t>(r * LeverCount), LeverCount, package_[r].begin());
+    std::vector<double> x(10);
+    s.get("state.scalars", x);
     state_ = x[0];
     wage_ = x[1];
     cpi_ = x[2];
     income_tax_ = x[3];
     coop_bias_ = x[4];
-    last_ = Flows{x[5], x[6], x[7], x[8], x[9], x[10], x[11]};
-    count_members();
-  }
-
-  double money_in_accounts() const override {
-    double total = sim::sum(n_, [&](std::size_t i) { return money_[i]; });
-    for (double c : cash_) total += c;
-    return total + state_;
-  }
-
-  double largest_time_budget_error() const {
-    double worst = 0.0;
-    for (std::size_t i = 0; i < n_; ++i) {
-      const double total = care_[i] + hours_wage_[i] + hours_coop_[i] + hours_commons_[i] + hours_leisure_[i];
-      worst = std::max(worst, std::abs(total - p_.time_budget));
-      if (hours_wage_[i] < 0 || hours_coop_[i] < 0 || hours_commons_[i] < 0 || hours_leisure_[i] < 0)
-        worst = std::max(worst, p_.time_budget);
-    }
-    return worst;
+    permit_price_ = x[5];
+    knowledge_ = x[6];
+    resource_ = x[7];
+    commons_fund_ = x[8];
+    hours_now_ = x[9];
+    std::vector<double> flows(Flows::count);
+    s.get("state.last", flows);
+    last_ = Flows::from(flows);
+    std::vector<double> sectors(6);
+    s.get("state.sector_throughput", sectors);
+    std::copy(sectors.begin(), sectors.end(), sector_throughput_.begin());
+    recount_staff();
+    region_propensity();
   }
 
  private:
-  std::size_t platforms() const { return p_.platforms; }
-  std::size_t producers() const { return p_.producers(); }
-  bool is_coop(std::size_t producer) const { return producer >= p_.platforms; }
-  std::size_t region_of_coop(std::size_t producer) const { return (producer - p_.platforms) / p_.coops_per_region; }
-  double productivity_of(std::size_t producer) const {
-    return is_coop(producer) ? p_.productivity * p_.coop_productivity : p_.productivity;
+  // ------------------------------------------------------------------ helpers
+
+  struct Group {
+    double coop_employment = 0, gig_share = 0, unemployment = 0, gig_pay_median = 0, median_income = 0;
+    double living_share = 0, commons_share = 0, gini_income = 0, gini_wealth = 0, top10 = 0, top1 = 0;
+    double care_gap = 0, care_need = 0, mean_propensity = 0, job_guarantee = 0, free_time_share = 0;
+    std::array<double, 6> hours{};  // wage, gig, co-op, commons, care, leisure
+  };
+
+  std::vector<std::uint32_t> all_members() const {
+    std::vector<std::uint32_t> ids(n_);
+    std::iota(ids.begin(), ids.end(), 0u);
+    return ids;
   }
+
+  // Statistics of a group of commoners (ids in increasing order), sums in id order.
+  Group group_stats(const std::vector<std::uint32_t>& ids) const {
+    Group g;
+    const std::size_t m = ids.size();
+    if (m == 0) return g;
+    std::vector<double> income(m), wealth(m), gig_rates;
+    std::size_t jobless = 0, in_coops = 0, jg = 0, gig = 0, living = 0;
+    double gross = 0.0, commons = 0.0, propensity = 0.0, gap = 0.0, need = 0.0;
+    const double living_level = p_.living_income * cpi_;
+    for (std::size_t k = 0; k < m; ++k) {
+      const std::uint32_t i = ids[k];
+      const std::int32_t e = employer_[i];
+      income[k] = net_income_[i];
+      wealth[k] = money_[i];
+      jobless += e == unemployed;
+      jg += e == job_guarantee;
+      in_coops += e >= 0 && is_coop(static_cast<std::size_t>(e));
+      if (h_gig_[i] > 0) {
+        ++gig;
+        gig_rates.push_back(static_cast<double>(gig_pay_[i]) / static_cast<double>(h_gig_[i]));
+      }
+      living += net_income_[i] + relief_value(region_[i]) >= living_level;
+      gross += gross_income_[i];
+      commons += commons_income_[i];
+      propensity += propensity_[i];
+      const double own = care_need_[i] * (1.0 - care_coverage_[region_[i]]);
+      gap += std::max(0.0, own - static_cast<double>(h_care_[i]));
+      need += care_need_[i];
+      g.hours[0] += h_wage_[i];
+      g.hours[1] += h_gig_[i];
+      g.hours[2] += h_coop_[i];
+      g.hours[3] += h_commons_[i];
+      g.hours[4] += h_care_[i];
+      g.hours[5] += h_leisure_[i];
+    }
+    const double dm = static_cast<double>(m);
+    for (auto& h : g.hours) h /= dm;
+    g.unemployment = static_cast<double>(jobless) / dm;
+    g.job_guarantee = static_cast<double>(jg) / dm;
+    g.coop_employment = jobless == m ? 0.0 : static_cast<double>(in_coops) / static_cast<double>(m - jobless);
+    g.gig_share = static_cast<double>(gig) / dm;
+    std::sort(gig_rates.begin(), gig_rates.end());
+    g.gig_pay_median = gig_rates.empty() ? 0.0 : sim::median_sorted(gig_rates);
+    std::sort(income.begin(), income.end());
+    g.median_income = sim::median_sorted(income);
+    g.gini_income = sim::gini_sorted(income);
+    std::sort(wealth.begin(), wealth.end());
+    g.gini_wealth = sim::gini_sorted(wealth);
+    g.top10 = sim::top_share_sorted(wealth, 0.1);
+    g.top1 = sim::top_share_sorted(wealth, 0.01);
+    g.living_share = static_cast<double>(living) / dm;
+    g.commons_share = gross > 0 ? commons / gross : 0.0;
+    g.mean_propensity = propensity / dm;
+    g.care_gap = gap / dm;
+    g.care_need = need / dm;
+    g.free_time_share = (g.hours[3] + g.hours[5]) / p_.time_budget;
+    return g;
+  }
+
+  // Well-being: the mean of five components in [0, 1] (docs/models/economy.md).
+  double wellbeing(const Group& g) const {
+    const double care = g.care_need > 0 ? 1.0 - g.care_gap / g.care_need : 1.0;
+    return (g.living_share + (1.0 - g.gini_income) + g.free_time_share + resource_ + care) / 5.0;
+  }
+
+  bool partner_policy(std::size_t r) const { return package_[r][PcpGrant] > 0.0; }
+
+  std::size_t producers() const { return cash_.size(); }
+  bool is_coop(std::size_t q) const { return q >= K_; }
+  bool alive(std::size_t q) const { return is_coop(q) ? coop_alive_[q - K_] != 0 : platform_alive_[q] != 0; }
+  double knowledge_factor() const { return std::pow((1.0 + knowledge_) / 2.0, p_.knowledge_elasticity); }
+  double productivity_of(std::size_t q) const {
+    return p_.productivity * knowledge_factor() * (is_coop(q) ? p_.coop_productivity : 1.0);
+  }
+  // Share of paid hours that produce for sale (co-ops give a share to the commons).
+  double staff_hours_factor(std::size_t q) const { return is_coop(q) ? 1.0 - p_.coop_commons_share : 1.0; }
+  double relief(std::size_t r) const {
+    return p_.urban_commons_relief_max * urban_[r] / (urban_[r] + p_.urban_commons_half);
+  }
+  // Subsistence needs met by the urban commons, in credits at today's prices.
+  double relief_value(std::size_t r) const { return relief(r) * p_.subsistence * cpi_; }
   static std::uint64_t u(std::int64_t step) { return static_cast<std::uint64_t>(step); }
+  std::size_t region_size(std::size_t r) const { return n_ / R_ + (r < n_ % R_ ? 1 : 0); }
+  bool paid_work(std::int32_t e) const { return e != unemployed; }
+
+  void resize_producers(std::size_t P) {
+    cash_.resize(P, 0.0);
+    expected_.resize(P, 0.0);
+    price_.resize(P, 0.0);
+    sales_.resize(P, 0.0);
+    staff_capacity_.resize(P, 0.0);
+    effective_.resize(P, 0.0);
+    members_.resize(P, 0);
+    wage_bill_.resize(P, 0.0);
+    demand_.resize(P, 0.0);
+    fill_.resize(P, 0.0);
+    split_.resize(P, 0.0);
+    fill_capacity_.resize(P, 0.0);
+    const std::size_t J = P - K_;
+    coop_region_.resize(J, 0);
+    coop_weak_.resize(J, 0);
+    coop_loan_.resize(J, 0.0);
+    coop_instalment_.resize(J, 0.0);
+    coop_capital_.resize(J, 0.0);
+    coop_alive_.resize(J, 0);
+  }
+
+  // members_ and effective_ (sum of the workers' skills) from employer_.
+  void recount_staff() {
+    std::fill(members_.begin(), members_.end(), 0u);
+    std::fill(effective_.begin(), effective_.end(), 0.0);
+    for (std::size_t i = 0; i < n_; ++i)
+      if (employer_[i] >= 0) {
+        ++members_[static_cast<std::size_t>(employer_[i])];
+        effective_[static_cast<std::size_t>(employer_[i])] += skill_[i];
+      }
+  }
+
+  // Mean propensity by region (region_pi_), from per-block partials in block order.
+  void region_propensity() {
+    const std::size_t blocks = sim::block_count(n_);
+    block_scratch_.assign(blocks * R_, 0.0);
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
+      double* s = block_scratch_.data() + b * R_;
+      for (std::size_t i = begin; i < end; ++i) s[region_[i]] += propensity_[i];
+    });
+    region_pi_.assign(R_, 0.0);
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t r = 0; r < R_; ++r) region_pi_[r] += block_scratch_[b * R_ + r];
+    for (std::size_t r = 0; r < R_; ++r) region_pi_[r] /= static_cast<double>(region_size(r));
+  }
+
+  // A uniformly random order of `ids` (Fisher-Yates) from one addressed generator.
+  template <class S>
+  void shuffle(std::span<std::uint32_t> ids, S stream, std::int64_t step, std::uint64_t index) const {
+    sim::Rng rng{seed_, stream, u(step), index};
+    for (std::size_t k = ids.size(); k > 1; --k) std::swap(ids[k - 1], ids[rng.below32(static_cast<std::uint32_t>(k))]);
+  }
+
+  // The regional levers now: each region follows the schedules and its overrides until it
+  // adopts a neighbour's package, which it then keeps.
+  void resolve_packages(std::int64_t step) {
+    for (std::size_t r = 0; r < R_; ++r) {
+      if (adopted_[r]) continue;
+      for (std::size_t l = 0; l < LeverCount; ++l) package_[r][l] = p_.regional[l].at(step);
+    }
+    for (const auto& o : p_.region_policy)
+      if (!adopted_[o.region]) package_[o.region][o.lever] = o.value;
+  }
 
   // ------------------------------------------------------------------ set-up
 
   void draw_commoners() {
     region_.resize(n_);
     skill_.resize(n_);
+    care_need_.resize(n_);
     propensity_.resize(n_);
-    care_.resize(n_);
     money_.assign(n_, 0.0);
     employer_.assign(n_, unemployed);
     gross_income_.assign(n_, 0.0);
     net_income_.assign(n_, 0.0);
-    hours_wage_.assign(n_, 0.0);
-    hours_coop_.assign(n_, 0.0);
-    hours_commons_.assign(n_, 0.0);
-    hours_leisure_.assign(n_, 0.0);
+    for (auto* v : {&commons_income_, &gig_pay_, &h_wage_, &h_gig_, &h_coop_, &h_commons_, &h_care_, &h_leisure_,
+                    &coop_part_})
+      v->assign(n_, 0.0f);
+    consumption_.assign(n_, 0.0);
+    neighbour_mean_.assign(n_, 0.0);
+    propensity_next_.assign(n_, 0.0);
+    staff_.assign(n_, 0);
+    pool_.reserve(n_);
+    switchers_.reserve(n_);
+    std::vector<double> skill(n_);
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
       for (std::size_t i = begin; i < end; ++i) {
         sim::Rng rng{seed_, Stream::Traits, 0, i};
-        region_[i] = static_cast<std::uint32_t>(i % p_.regions);
-        skill_[i] = rng.lognormal(0.0, p_.skill_sigma);
+        region_[i] = static_cast<std::uint32_t>(i % R_);
+        skill[i] = rng.lognormal(0.0, p_.skill_sigma);
         propensity_[i] = rng.beta(p_.propensity_alpha, p_.propensity_beta);
-        care_[i] = p_.care_hours + (rng.bernoulli(p_.dependant_share) ? p_.dependant_care_hours : 0.0);
+        care_need_[i] = static_cast<float>(p_.care_hours +
+                                           (rng.bernoulli(p_.dependant_share) ? p_.dependant_care_hours : 0.0));
       }
     });
-    const double mean_skill = sim::sum(n_, [&](std::size_t i) { return skill_[i]; }) / static_cast<double>(n_);
-    for (auto& s : skill_) s /= mean_skill;
+    const double mean_skill = sim::sum(n_, [&](std::size_t i) { return skill[i]; }) / static_cast<double>(n_);
+    for (std::size_t i = 0; i < n_; ++i) skill_[i] = static_cast<float>(skill[i] / mean_skill);
 
     // Owners: a random set of commoners with Pareto-distributed shares summing to 1.
     const std::size_t owners = std::max<std::size_t>(1, sim::top_count(n_, p_.owner_share));
-    const auto order = shuffled(n_, Stream::Owners, 0);
+    std::vector<std::uint32_t> order(n_);
+    std::iota(order.begin(), order.end(), 0u);
+    shuffle(order, Stream::Owners, 0, 0);
     owners_.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(owners));
     std::sort(owners_.begin(), owners_.end());
     owner_share_.resize(owners);
@@ -445,67 +1276,81 @@ class Economy final : public sim::Model {
     for (auto& o : owner_share_) o /= total;
   }
 
-  // A uniformly random order of [0, n) from one addressed generator (Fisher-Yates).
-  template <class S>
-  std::vector<std::uint32_t> shuffled(std::size_t n, S stream, std::int64_t step, std::uint64_t index = 0) const {
-    std::vector<std::uint32_t> order(n);
-    std::iota(order.begin(), order.end(), 0u);
-    sim::Rng rng{seed_, stream, u(step), index};
-    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-    return order;
-  }
-
   // The opening state is the stationary state of the opening flows: jobs at the natural rate of
-  // unemployment, staff equal to expected demand, each commoner's money where consumption equals
-  // disposable income, the income tax that balances the budget, and the co-op bias in the
-  // logit that makes households buy what the co-ops produce.
+  // unemployment, staff equal to expected demand (gig tasks covering their share), each
+  // commoner's money where consumption equals disposable income, the income tax that balances
+  // the budget, and the co-op bias in the logit that makes households buy what co-ops produce.
   void open_steady_state() {
-    const std::size_t P = producers(), K = platforms();
-    cash_.assign(P, 0.0);
-    expected_.assign(P, 0.0);
-    price_.assign(P, 0.0);
-    members_.assign(P, 0);
-    pending_dividends_.assign(K, 0.0);
-    pending_investment_.assign(K, 0.0);
-    wage_ = p_.initial_wage;
-    market_share_.resize(K);
+    const std::size_t J0 = p_.initial_coops();
+    resize_producers(K_ + J0);
+    for (std::size_t j = 0; j < J0; ++j) {
+      coop_region_[j] = static_cast<std::uint32_t>(j / p_.coops_per_region);
+      coop_alive_[j] = 1;
+    }
+    platform_alive_.assign(K_, 1);
+    platform_low_.assign(K_, 0);
+    pending_dividends_.assign(K_, 0.0);
+    pending_investment_.assign(K_, 0.0);
+    gig_tasks_.assign(K_, 0.0);
+    spending_.assign(K_, 0.0);
+    market_share_.resize(K_);
     {
       sim::Rng rng{seed_, Stream::PlatformShares, 0, 0};
       for (auto& s : market_share_) s = rng.gamma(1.0, 1.0);
       const double total = std::accumulate(market_share_.begin(), market_share_.end(), 0.0);
       for (auto& s : market_share_) s /= total;
     }
+    knowledge_ = 1.0;
+    urban_.assign(R_, 1.0);
+    region_need_.assign(R_, 0.0);
+    for (std::size_t i = 0; i < n_; ++i) region_need_[region_[i]] += care_need_[i];
+    jg_by_region_.assign(R_, 0);
+    care_coverage_.assign(R_, 0.0);
+    resource_ = p_.initial_resource;
+    region_balance_.assign(R_, 0.0);
+    region_tax_.assign(R_, 0.0);
+    region_deficit_.assign(R_, 0.0);
+    region_coop_sales_.assign(R_, 0.0);
+    region_purchases_.assign(R_, 0.0);
+    adopted_.assign(R_, 0);
+    package_.assign(R_, Package{});
+    resolve_packages(0);
+    wage_ = p_.initial_wage;
+    hours_now_ = p_.hours(0);
     compute_prices(0);
-    const auto split = platform_split();
+    spending_ = platform_split();
 
     // Jobs: public first, then co-op places by region, then platform places by real demand.
     const double n = static_cast<double>(n_);
     const auto public_jobs = static_cast<std::size_t>(std::llround(p_.public_employment * n));
     const auto private_jobs = static_cast<std::size_t>(
         std::llround(std::max(0.0, 1.0 - p_.natural_unemployment - p_.public_employment) * n));
-    const auto coop_jobs = static_cast<std::size_t>(std::llround(p_.coop_initial_share * static_cast<double>(private_jobs)));
-    std::vector<std::size_t> quota(P, 0);
-    for (std::size_t j = 0; j < p_.coops(); ++j)
-      quota[K + j] = coop_jobs / p_.coops() + (j < coop_jobs % p_.coops() ? 1 : 0);
+    const auto coop_jobs =
+        static_cast<std::size_t>(std::llround(p_.coop_initial_share * static_cast<double>(private_jobs)));
+    std::vector<std::size_t> quota(producers(), 0);
+    for (std::size_t j = 0; j < J0; ++j) quota[K_ + j] = coop_jobs / J0 + (j < coop_jobs % J0 ? 1 : 0);
     {
-      std::vector<double> real(K);
+      std::vector<double> real(K_);
       double total = 0.0;
-      for (std::size_t k = 0; k < K; ++k) total += real[k] = split[k] / price_[k];
+      for (std::size_t k = 0; k < K_; ++k) total += real[k] = spending_[k] / price_[k];
       std::size_t given = 0;
-      for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t k = 0; k < K_; ++k) {
         quota[k] = static_cast<std::size_t>(std::floor(real[k] / total * static_cast<double>(private_jobs - coop_jobs)));
         given += quota[k];
       }
-      for (std::size_t k = 0; given < private_jobs - coop_jobs; k = (k + 1) % K, ++given) ++quota[k];
+      for (std::size_t k = 0; given < private_jobs - coop_jobs; k = (k + 1) % K_, ++given) ++quota[k];
     }
+    std::vector<std::uint32_t> order(n_);
+    std::iota(order.begin(), order.end(), 0u);
+    shuffle(order, Stream::InitialJobs, 0, 0);
     std::size_t publics = 0;
-    for (std::uint32_t i : shuffled(n_, Stream::InitialJobs, 0)) {
+    for (std::uint32_t i : order) {
       if (publics < public_jobs) {
         employer_[i] = public_sector;
         ++publics;
         continue;
       }
-      const std::size_t first = K + region_[i] * p_.coops_per_region;
+      const std::size_t first = K_ + region_[i] * p_.coops_per_region;
       std::size_t best = first;
       for (std::size_t j = first; j < first + p_.coops_per_region; ++j)
         if (quota[j] > quota[best]) best = j;
@@ -514,491 +1359,1354 @@ class Economy final : public sim::Model {
         --quota[best];
         continue;
       }
-      for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t k = 0; k < K_; ++k)
         if (quota[k] > 0) {
           employer_[i] = static_cast<std::int32_t>(k);
           --quota[k];
           break;
         }
     }
-    count_members();
+    recount_staff();
 
     // Flows of the opening month: each producer sells its expected demand, capacity / (1 + buffer).
-    const double hours = p_.hours(0), hourly = wage_ * p_.hourly_factor(0);
-    std::vector<double> effective(P, 0.0);
-    for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] >= 0) effective[static_cast<std::size_t>(employer_[i])] += skill_[i];
-    std::vector<double> revenue(P);
-    double taxes_from_platforms = 0.0, dividends = 0.0, platform_sales = 0.0, coop_sales = 0.0, profits = 0.0;
-    for (std::size_t q = 0; q < P; ++q) {
-      expected_[q] = productivity_of(q) * effective[q] * hours / (1.0 + p_.staff_buffer);
-      revenue[q] = price_[q] * expected_[q];
-      cash_[q] = revenue[q];
-      if (is_coop(q)) {
-        coop_sales += revenue[q];
-        continue;
+    const double hours = hours_now_, hourly = wage_ * p_.hourly_factor(0), g = p_.gig_task_share;
+    double platform_sales = 0.0, coop_sales = 0.0, output = 0.0;
+    for (std::size_t q = 0; q < producers(); ++q) {
+      const double staff_output = productivity_of(q) * hours * staff_hours_factor(q) * effective_[q];
+      expected_[q] = (is_coop(q) ? staff_output : staff_output / (1.0 - g)) / (1.0 + p_.staff_buffer);
+      staff_capacity_[q] = staff_output;
+      sales_[q] = price_[q] * expected_[q];
+      cash_[q] = sales_[q];
+      output += expected_[q];
+      (is_coop(q) ? coop_sales : platform_sales) += sales_[q];
+    }
+    // Incomes, gig work and the balancing income tax, to a fixed point (a few rounds suffice:
+    // gig income is a small share of income).
+    double tax = 0.2, public_wages = 0.0, profits = 0.0, taxes_from_platforms = 0.0;
+    const double benefit = p_.unemployment_benefit.at(0);
+    for (int round = 0; round < 4; ++round) {
+      for (std::size_t i = 0; i < n_; ++i) {
+        const std::int32_t e = employer_[i];
+        double pay = 0.0;
+        if (e == public_sector || (e >= 0 && !is_coop(static_cast<std::size_t>(e)))) pay = hourly * skill_[i] * hours;
+        if (e >= 0 && is_coop(static_cast<std::size_t>(e)))
+          pay = sales_[static_cast<std::size_t>(e)] / static_cast<double>(members_[static_cast<std::size_t>(e)]);
+        if (round == 0) net_income_[i] = (1.0 - tax) * pay + (e == unemployed ? benefit : 0.0);
+        gross_income_[i] = pay;
+        commons_income_[i] = static_cast<float>(e >= 0 && is_coop(static_cast<std::size_t>(e)) ? pay : 0.0);
       }
-      platform_sales += revenue[q];
-      const double profit = revenue[q] - hourly * hours * effective[q];
-      profits += profit;
-      const double tax = p_.platform_tax.at(0) * std::max(0.0, profit);
-      pending_dividends_[q] = p_.payout_ratio * std::max(0.0, profit - tax);
-      pending_investment_[q] = std::max(0.0, profit - tax) - pending_dividends_[q];
-      taxes_from_platforms += tax;
-      dividends += pending_dividends_[q];
+      compute_living_gap();
+      for (std::size_t i = 0; i < n_; ++i) time_use(i, 0);
+      const double paid_out = allocate_gig_tasks(0, nullptr);
+      for (std::size_t i = 0; i < n_; ++i) gross_income_[i] += gig_pay_[i];
+      public_wages = 0.0;
+      profits = 0.0;
+      taxes_from_platforms = 0.0;
+      double dividends = 0.0;
+      for (std::size_t k = 0; k < K_; ++k) {
+        const double profit = sales_[k] - hourly * hours * effective_[k] - gig_rate(0) * gig_tasks_[k] * gig_fill_;
+        profits += profit;
+        const double t = p_.platform_tax.at(0) * std::max(0.0, profit);
+        pending_dividends_[k] = p_.payout_ratio * std::max(0.0, profit - t);
+        pending_investment_[k] = std::max(0.0, profit - t) - pending_dividends_[k];
+        taxes_from_platforms += t;
+        dividends += pending_dividends_[k];
+      }
+      (void)paid_out;
+      for (std::size_t o = 0; o < owners_.size(); ++o) gross_income_[owners_[o]] += owner_share_[o] * dividends;
+      double taxable = 0.0, benefits = 0.0;
+      for (std::size_t i = 0; i < n_; ++i) {
+        taxable += gross_income_[i];
+        if (employer_[i] == public_sector) public_wages += hourly * skill_[i] * hours;
+        if (employer_[i] == unemployed) benefits += benefit;
+      }
+      tax = std::clamp((public_wages + benefits - taxes_from_platforms) / taxable, 0.0, 0.95);
+      for (std::size_t i = 0; i < n_; ++i)
+        net_income_[i] = (1.0 - tax) * gross_income_[i] + (employer_[i] == unemployed ? benefit : 0.0);
     }
-    // Gross incomes, then the income tax that balances the budget.
-    double taxable = 0.0, public_wages = 0.0, benefits = 0.0;
+    income_tax_ = tax;
     for (std::size_t i = 0; i < n_; ++i) {
-      const std::int32_t e = employer_[i];
-      double g = 0.0;
-      if (e == public_sector || (e >= 0 && !is_coop(static_cast<std::size_t>(e)))) g = hourly * skill_[i] * hours;
-      if (e == public_sector) public_wages += g;
-      if (e >= 0 && is_coop(static_cast<std::size_t>(e)))
-        g = revenue[static_cast<std::size_t>(e)] / static_cast<double>(members_[static_cast<std::size_t>(e)]);
-      if (e == unemployed) benefits += p_.unemployment_benefit.at(0);
-      gross_income_[i] = g;
+      const double c0 = p_.subsistence * (1.0 - relief(region_[i]));
+      money_[i] = std::max(0.0, ((1.0 - p_.mpc_income) * net_income_[i] - c0) / p_.mpc_wealth);
     }
-    for (std::size_t o = 0; o < owners_.size(); ++o) gross_income_[owners_[o]] += owner_share_[o] * dividends;
-    for (std::size_t i = 0; i < n_; ++i) taxable += gross_income_[i];
-    income_tax_ = std::clamp((public_wages + benefits - taxes_from_platforms) / taxable, 0.0, 0.95);
-    for (std::size_t i = 0; i < n_; ++i) {
-      net_income_[i] = (1.0 - income_tax_) * gross_income_[i] +
-                       (employer_[i] == unemployed ? p_.unemployment_benefit.at(0) : 0.0);
-      money_[i] = std::max(0.0, ((1.0 - p_.mpc_income) * net_income_[i] - p_.subsistence) / p_.mpc_wealth);
-    }
-    // The co-op bias: households' spending on co-ops (consumption = income) matches co-op sales.
-    const double platform_utility = platform_utility_now();
-    double lo = -50.0, hi = 50.0;
-    for (int it = 0; it < 100; ++it) {
-      const double mid = 0.5 * (lo + hi);
-      double coop_spend = 0.0;
-      for (std::size_t i = 0; i < n_; ++i) coop_spend += net_income_[i] * coop_probability(i, platform_utility, mid);
-      (coop_spend < coop_sales ? lo : hi) = mid;
-    }
-    coop_bias_ = 0.5 * (lo + hi);
+    // The co-op bias: households' spending on co-ops (consumption = income) matches co-op
+    // sales. f(bias) = sum y_i / (1 + exp(a_i - bias)) - sales is increasing in the bias: Newton
+    // steps, kept inside a shrinking bracket (bisection when a step leaves it).
+    coop_bias_ = solve_coop_bias(coop_sales);
     double household_spending = 0.0;
     for (std::size_t i = 0; i < n_; ++i) household_spending += net_income_[i];
     double hhi = 0.0;
-    for (std::size_t k = 0; k < K; ++k) hhi += (revenue[k] / platform_sales) * (revenue[k] / platform_sales);
-    last_ = Flows{platform_sales, coop_sales, public_wages, profits, 0.0, hhi, coop_sales / household_spending};
-    spending_ = split;
+    for (std::size_t k = 0; k < K_; ++k) hhi += (sales_[k] / platform_sales) * (sales_[k] / platform_sales);
+    last_ = Flows{};
+    last_.platform_sales = platform_sales;
+    last_.coop_sales = coop_sales;
+    last_.public_wages = public_wages;
+    last_.platform_profits = profits;
+    last_.hhi = hhi;
+    last_.coop_spend_share = coop_sales / household_spending;
+    last_.real_output = output;
+    output_open_ = output;
+    throughput_open_ = p_.resource_pressure * p_.resource_growth / 4.0;
+    last_.throughput = throughput_open_;
+    {
+      double invested = 0.0, platform_price = 0.0;
+      for (std::size_t k = 0; k < K_; ++k) {
+        invested += pending_investment_[k];
+        platform_price += spending_[k] * price_[k];
+      }
+      invest_real_ = invested / platform_price;
+      const auto material = material_by_sector(output, 0.0, invest_real_);
+      material_open_ = material.sum();
+      for (std::size_t k = 0; k < 6; ++k)
+        sector_throughput_[k] = throughput_open_ * material[static_cast<Eigen::Index>(k)] / material_open_;
+    }
+    for (std::size_t k = 0; k < K_; ++k) {
+      const double v = sales_[k] * (1.0 - std::pow(1.0 + knowledge_, -p_.knowledge_elasticity));
+      last_.value_captured += v;
+    }
     cpi_ = 1.0;
     cpi_base_ = 1.0;
-    cpi_base_ = consumer_price(split);
-    for (std::size_t i = 0; i < n_; ++i) time_use(i, 0);
+    cpi_base_ = consumer_price();
+    // The reference commons hours per capita: the knowledge and urban commons start at their
+    // steady state, 1.
+    double commons = 0.0;
+    for (std::size_t i = 0; i < n_; ++i) commons += h_commons_[i] + p_.coop_commons_share * h_coop_[i];
+    commons_ref_ = std::max(1e-12, commons / n);
+    region_propensity();
   }
 
   // ------------------------------------------------------------------ prices
 
-  void compute_prices(std::int64_t step) {
-    const double unit_cost = wage_ * p_.hourly_factor(step) / p_.productivity;
-    for (std::size_t k = 0; k < platforms(); ++k)
-      price_[k] = (1.0 + p_.markup_base + p_.markup_share * market_share_[k]) * unit_cost;
-    for (std::size_t q = platforms(); q < producers(); ++q)
-      price_[q] = (1.0 + p_.coop_markup) * unit_cost / p_.coop_productivity;
+  // Unit labour cost W_h / A of a platform; permits add permit_price_ of it to every unit.
+  double unit_cost(std::int64_t step) const {
+    return wage_ * p_.hourly_factor(step) / (p_.productivity * knowledge_factor());
   }
 
-  // Shares of platform spending: sigma_k^(1 + beta_n) p_k^(-beta_p), normalised.
+  void compute_prices(std::int64_t step) {
+    const double unit = unit_cost(step);
+    for (std::size_t k = 0; k < K_; ++k)
+      price_[k] = (1.0 + p_.markup_base + p_.markup_share * market_share_[k] + permit_price_) * unit;
+    coop_price_ = ((1.0 + p_.coop_markup) / p_.coop_productivity + permit_price_) * unit;
+    for (std::size_t q = K_; q < producers(); ++q) price_[q] = coop_price_;
+  }
+
+  double coop_price() const { return coop_price_; }
+
+  // Shares of platform spending: sigma_k^(1 + beta_n) p_k^(-beta_p), normalised over active platforms.
   std::vector<double> platform_split() const {
-    std::vector<double> w(platforms());
+    std::vector<double> w(K_, 0.0);
     double total = 0.0;
-    for (std::size_t k = 0; k < platforms(); ++k)
-      total += w[k] = std::pow(market_share_[k], 1.0 + p_.network_effect) * std::pow(price_[k], -p_.price_sensitivity);
-    for (auto& x : w) x = total > 0 ? x / total : 1.0 / static_cast<double>(platforms());
+    for (std::size_t k = 0; k < K_; ++k)
+      if (platform_alive_[k])
+        total += w[k] = std::pow(market_share_[k], 1.0 + p_.network_effect) * std::pow(price_[k], -p_.price_sensitivity);
+    for (auto& x : w) x = total > 0 ? x / total : 0.0;
     return w;
   }
 
   double platform_utility_now() const {
-    double mean_price = 0.0;
-    for (std::size_t k = 0; k < platforms(); ++k) mean_price += market_share_[k] * price_[k];
-    const double largest = *std::max_element(market_share_.begin(), market_share_.end());
+    double mean_price = 0.0, largest = 0.0, shares = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) {
+      mean_price += market_share_[k] * price_[k];
+      shares += market_share_[k];
+      largest = std::max(largest, market_share_[k]);
+    }
+    mean_price /= shares;
     return -p_.price_sensitivity * std::log(mean_price) +
-           p_.network_effect * std::log(1.0 + static_cast<double>(platforms()) * largest);
+           p_.network_effect * std::log(1.0 + static_cast<double>(K_) * largest);
   }
 
-  double coop_probability(std::size_t i, double platform_utility, double bias) const {
-    const double coop_price = price_[platforms()];
-    const double coop = -p_.price_sensitivity * std::log(coop_price) + p_.ethical_preference * (propensity_[i] - 0.5) + bias;
-    return 1.0 / (1.0 + std::exp(platform_utility - coop));
+  // U_p - U_c,i without the commoner's own term: computed once a step.
+  double logit_base(double platform_utility, double bias) const {
+    return platform_utility + p_.price_sensitivity * std::log(coop_price()) - bias;
+  }
+  double coop_probability(std::size_t i, double base) const {
+    return 1.0 / (1.0 + std::exp(base - p_.ethical_preference * (propensity_[i] - 0.5)));
   }
 
-  double consumer_price(const std::vector<double>& split) const {
+  double solve_coop_bias(double target) const {
+    const double base0 = logit_base(platform_utility_now(), 0.0);
+    double lo = -50.0, hi = 50.0, bias = 0.0;
+    for (int it = 0; it < 60; ++it) {
+      double f = -target, slope = 0.0;
+      for (std::size_t i = 0; i < n_; ++i) {
+        const double q = coop_probability(i, base0 - bias);
+        f += net_income_[i] * q;
+        slope += net_income_[i] * q * (1.0 - q);
+      }
+      if (std::abs(f) <= 1e-13 * std::max(1.0, target)) break;
+      (f < 0 ? lo : hi) = bias;
+      double next = slope > 0 ? bias - f / slope : 0.5 * (lo + hi);
+      if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+      if (next == bias) break;
+      bias = next;
+    }
+    return bias;
+  }
+
+  double consumer_price() const {
     double platform_price = 0.0;
-    for (std::size_t k = 0; k < platforms(); ++k) platform_price += split[k] * price_[k];
+    for (std::size_t k = 0; k < K_; ++k) platform_price += spending_[k] * price_[k];
     const double c = last_.coop_spend_share;
-    return ((1.0 - c) * platform_price + c * price_[platforms()]) / cpi_base_;
+    return ((1.0 - c) * platform_price + c * coop_price()) / cpi_base_;
+  }
+
+  // ------------------------------------------------------------------ time use and gig tasks
+
+  // Care first (public care and the job guarantee take part of the need; a commoner in paid
+  // work gives at most care_capacity), then paid work; a commoner below a living income offers a
+  // share of the free time as gig work; commons by propensity; leisure the rest.
+  void time_use(std::size_t i, std::int64_t step) {
+    const std::int32_t e = employer_[i];
+    const double paid = paid_work(e) ? p_.hours(step) : 0.0;
+    const bool coop = e >= 0 && is_coop(static_cast<std::size_t>(e));
+    const double own_need = care_need_[i] * (1.0 - care_coverage_[region_[i]]);
+    const double cap = paid > 0 ? p_.care_capacity : p_.time_budget;
+    const double care = std::max(0.0, std::min({own_need, cap, p_.time_budget - paid}));
+    const double free = p_.time_budget - care - paid;
+    const bool short_of_living = net_income_[i] < living_gap_[region_[i]];
+    const double gig = short_of_living ? p_.gig_free_share * free : 0.0;
+    const double commons = propensity_[i] * p_.commons_time_share * (free - gig);
+    h_care_[i] = static_cast<float>(care);
+    h_wage_[i] = static_cast<float>(coop ? 0.0 : paid);
+    h_coop_[i] = static_cast<float>(coop ? paid : 0.0);
+    h_gig_[i] = static_cast<float>(gig);
+    h_commons_[i] = static_cast<float>(commons);
+    // The remainder in single precision, so the six columns add up to the budget.
+    h_leisure_[i] = static_cast<float>(p_.time_budget) - h_care_[i] - h_wage_[i] - h_coop_[i] - h_gig_[i] - h_commons_[i];
+  }
+
+  // Pay per task-hour of skill 1, indexed to the going wage.
+  double gig_rate(std::int64_t) const { return p_.gig_task_pay * wage_ / p_.initial_wage; }
+
+  // Platforms' task demand T_k = g x labour need (skill-hours); offers weighted by skill;
+  // D = min(T, O) done; each offerer is paid rate x offer x skill x D / O, so the time offered
+  // beyond the tasks is unpaid search. Fills gig_pay_, gig_tasks_, gig_fill_, gig_ratio_; moves
+  // no money. Returns the total pay.
+  double allocate_gig_tasks(std::int64_t step, std::vector<double>* block_totals) {
+    double tasks = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) {
+      gig_tasks_[k] = platform_alive_[k]
+                          ? p_.gig_task_share * expected_[k] * (1.0 + p_.staff_buffer) / productivity_of(k)
+                          : 0.0;
+      tasks += gig_tasks_[k];
+    }
+    const double offered = sim::sum(n_, [&](std::size_t i) { return static_cast<double>(h_gig_[i]) * skill_[i]; });
+    const double done = std::min(tasks, offered);
+    gig_fill_ = tasks > 0 ? done / tasks : 0.0;
+    gig_ratio_ = offered > 0 ? done / offered : 0.0;
+    const double rate = gig_rate(step) * gig_ratio_;
+    const std::size_t blocks = sim::block_count(n_);
+    std::vector<double> local(blocks, 0.0);
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
+      double total = 0.0;
+      for (std::size_t i = begin; i < end; ++i) {
+        const double pay = rate * static_cast<double>(h_gig_[i]) * skill_[i];
+        gig_pay_[i] = static_cast<float>(pay);
+        total += static_cast<double>(gig_pay_[i]);
+      }
+      local[b] = total;
+    });
+    if (block_totals) *block_totals = local;
+    double total = 0.0;
+    for (double x : local) total += x;
+    last_.gig_done = done;
+    last_.gig_demand = tasks;
+    return total;
+  }
+
+  // ------------------------------------------------------------------ policy and prices
+
+  void apply_policy(sim::StepContext& c) {
+    resolve_packages(c.step);
+    hours_now_ = p_.hours(c.step);
+    if (R_ > 1 && c.step % p_.policy_learning_every == 0) learn_policies(c);
   }
 
   void set_prices(sim::StepContext& c) {
     compute_prices(c.step);
     spending_ = platform_split();
-    cpi_ = consumer_price(spending_);
+    cpi_ = consumer_price();
   }
 
   // ------------------------------------------------------------------ labour market
 
-  void count_members() {
-    members_.assign(producers(), 0);
-    for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] >= 0) ++members_[static_cast<std::size_t>(employer_[i])];
+  double staff_target(std::size_t q) const {
+    if (!alive(q)) return 0.0;
+    const double need = expected_[q] * (1.0 + p_.staff_buffer) / (productivity_of(q) * hours_now_ * staff_hours_factor(q));
+    return is_coop(q) ? need : (1.0 - p_.gig_task_share) * need;
+  }
+
+  void hire(std::uint32_t i, std::size_t q) {
+    employer_[i] = static_cast<std::int32_t>(q);
+    effective_[q] += skill_[i];
+    ++members_[q];
+  }
+  void release(std::uint32_t i) {
+    const std::int32_t e = employer_[i];
+    if (e >= 0) {
+      effective_[static_cast<std::size_t>(e)] -= skill_[i];
+      --members_[static_cast<std::size_t>(e)];
+    }
+    employer_[i] = unemployed;
   }
 
   void match_labour(sim::StepContext& c) {
     const std::size_t P = producers();
-    const double hours = p_.hours(c.step);
-    std::vector<double> effective(P, 0.0), target(P);
-    std::vector<std::vector<std::uint32_t>> staff(P);
+    // The job guarantee is a buffer: its workers are free to take any job every month.
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
+      for (std::size_t i = begin; i < end; ++i)
+        if (employer_[i] == job_guarantee) employer_[i] = unemployed;
+    });
+    // Staff lists by producer (counting sort in id order) and their skill sums.
+    staff_offsets_.assign(P + 1, 0);
     for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] >= 0) {
-        effective[static_cast<std::size_t>(employer_[i])] += skill_[i];
-        staff[static_cast<std::size_t>(employer_[i])].push_back(static_cast<std::uint32_t>(i));
-      }
-    for (std::size_t q = 0; q < P; ++q) target[q] = expected_[q] * (1.0 + p_.staff_buffer) / (productivity_of(q) * hours);
+      if (employer_[i] >= 0) ++staff_offsets_[static_cast<std::size_t>(employer_[i]) + 1];
+    for (std::size_t q = 0; q < P; ++q) staff_offsets_[q + 1] += staff_offsets_[q];
+    cursor_.assign(staff_offsets_.begin(), staff_offsets_.end() - 1);
+    for (std::size_t i = 0; i < n_; ++i)
+      if (employer_[i] >= 0) staff_[cursor_[static_cast<std::size_t>(employer_[i])]++] = static_cast<std::uint32_t>(i);
+    recount_staff();
 
     // Firing: while the staff without the next leaver still exceeds the band.
     for (std::size_t q = 0; q < P; ++q) {
-      if (effective[q] <= target[q] * (1.0 + p_.firing_band)) continue;
-      sim::Rng rng{seed_, Stream::Firing, u(c.step), q};
-      auto& s = staff[q];
-      for (std::size_t m = s.size(); m > 1; --m) std::swap(s[m - 1], s[rng.below(m)]);
+      const double keep = staff_target(q) * (1.0 + p_.firing_band);
+      if (effective_[q] <= keep) continue;
+      std::span<std::uint32_t> s(staff_.data() + staff_offsets_[q], staff_offsets_[q + 1] - staff_offsets_[q]);
+      shuffle(s, Stream::Firing, c.step, q);
       for (std::uint32_t i : s) {
-        if (effective[q] - skill_[i] <= target[q] * (1.0 + p_.firing_band)) break;
-        effective[q] -= skill_[i];
-        employer_[i] = unemployed;
+        if (effective_[q] - skill_[i] <= keep) break;
+        release(i);
       }
     }
 
-    // Hiring: producers in random order; platforms meet the unemployed in one random order,
-    // co-ops those of their region, then platform workers of the region with pi > 0.6 who switch.
-    const auto order = shuffled(n_, Stream::LabourSearch, c.step, 0);
-    std::vector<std::vector<std::uint32_t>> local(p_.regions);
-    for (std::uint32_t i : order) local[region_[i]].push_back(i);
-    std::vector<std::size_t> local_cursor(p_.regions, 0), switch_cursor(p_.regions, 0);
+    // The unemployed in one random order, and by region in that order; platform workers with
+    // high propensity who would switch to a co-op this month, by region.
+    pool_.clear();
+    for (std::size_t i = 0; i < n_; ++i)
+      if (employer_[i] == unemployed) pool_.push_back(static_cast<std::uint32_t>(i));
+    shuffle(pool_, Stream::LabourSearch, c.step, 0);
+    by_region(pool_, region_pool_, region_pool_offsets_);
+    switchers_.clear();
+    for (std::size_t i = 0; i < n_; ++i) {
+      const std::int32_t e = employer_[i];
+      if (e < 0 || is_coop(static_cast<std::size_t>(e)) || propensity_[i] <= p_.coop_switch_propensity) continue;
+      sim::Rng rng{seed_, Stream::CoopSwitch, u(c.step), i};
+      if (rng.bernoulli(p_.coop_switch_rate)) switchers_.push_back(static_cast<std::uint32_t>(i));
+    }
+    by_region(switchers_, region_switchers_, region_switcher_offsets_);
+
+    // Hiring: producers in random order; platforms meet the unemployed in the national order,
+    // co-ops those of their region, then the region's switchers.
+    order_.resize(P);
+    std::iota(order_.begin(), order_.end(), 0u);
+    shuffle(order_, Stream::LabourSearch, c.step, 1);
     std::size_t cursor = 0;
-    const double switch_rate = p_.coop_switch_rate;
-    for (std::uint32_t q : shuffled(P, Stream::LabourSearch, c.step, 1)) {
-      const double want = target[q] * (1.0 - 1e-12);
+    std::vector<std::size_t>& local = local_cursor_;
+    std::vector<std::size_t>& switch_at = switch_cursor_;
+    local.assign(region_pool_offsets_.begin(), region_pool_offsets_.end() - 1);
+    switch_at.assign(region_switcher_offsets_.begin(), region_switcher_offsets_.end() - 1);
+    for (std::uint32_t q : order_) {
+      if (!alive(q)) continue;
+      const double want = staff_target(q) * (1.0 - 1e-12);
       if (!is_coop(q)) {
-        while (effective[q] < want && cursor < order.size()) {
-          const std::uint32_t i = order[cursor++];
-          if (employer_[i] != unemployed) continue;
-          employer_[i] = static_cast<std::int32_t>(q);
-          effective[q] += skill_[i];
+        while (effective_[q] < want && cursor < pool_.size()) {
+          const std::uint32_t i = pool_[cursor++];
+          if (employer_[i] == unemployed) hire(i, q);
         }
         continue;
       }
-      const std::size_t r = region_of_coop(q);
-      const auto& pool = local[r];
-      while (effective[q] < want && local_cursor[r] < pool.size()) {
-        const std::uint32_t i = pool[local_cursor[r]++];
-        if (employer_[i] != unemployed) continue;
-        employer_[i] = static_cast<std::int32_t>(q);
-        effective[q] += skill_[i];
+      const std::size_t r = coop_region_[q - K_];
+      while (effective_[q] < want && local[r] < region_pool_offsets_[r + 1]) {
+        const std::uint32_t i = region_pool_[local[r]++];
+        if (employer_[i] == unemployed) hire(i, q);
       }
-      while (effective[q] < want && switch_cursor[r] < pool.size()) {
-        const std::uint32_t i = pool[switch_cursor[r]++];
+      while (effective_[q] < want && switch_at[r] < region_switcher_offsets_[r + 1]) {
+        const std::uint32_t i = region_switchers_[switch_at[r]++];
         const std::int32_t e = employer_[i];
-        if (e < 0 || is_coop(static_cast<std::size_t>(e)) || propensity_[i] <= 0.6) continue;
-        sim::Rng rng{seed_, Stream::CoopSwitch, u(c.step), i};
-        if (!rng.bernoulli(switch_rate)) continue;
-        effective[static_cast<std::size_t>(e)] -= skill_[i];
-        employer_[i] = static_cast<std::int32_t>(q);
-        effective[q] += skill_[i];
+        if (e < 0 || is_coop(static_cast<std::size_t>(e))) continue;
+        release(i);
+        hire(i, q);
       }
     }
-    count_members();
+
+    // Job guarantee: the state employs everyone still unemployed.
+    jg_by_region_.assign(R_, 0);
+    if (p_.job_guarantee.at(c.step) != 0.0)
+      for (std::size_t i = 0; i < n_; ++i)
+        if (employer_[i] == unemployed) {
+          employer_[i] = job_guarantee;
+          ++jg_by_region_[region_[i]];
+        }
+  }
+
+  // Stable counting sort of `ids` by region into `out`, with offsets[r]..offsets[r+1].
+  void by_region(const std::vector<std::uint32_t>& ids, std::vector<std::uint32_t>& out,
+                 std::vector<std::size_t>& offsets) const {
+    offsets.assign(R_ + 1, 0);
+    for (std::uint32_t i : ids) ++offsets[region_[i] + 1];
+    for (std::size_t r = 0; r < R_; ++r) offsets[r + 1] += offsets[r];
+    out.resize(ids.size());
+    std::vector<std::size_t> at(offsets.begin(), offsets.end() - 1);
+    for (std::uint32_t i : ids) out[at[region_[i]]++] = i;
   }
 
   // ------------------------------------------------------------------ incomes
 
   void pay_work_incomes(sim::StepContext& c) {
-    const std::size_t P = producers(), K = platforms();
-    const double hours = p_.hours(c.step), hourly = wage_ * p_.hourly_factor(c.step);
-    // Co-ops pay out all they hold (last month's sales) to members, equally per hour.
-    std::vector<double> coop_rate(P, 0.0);
-    for (std::size_t q = K; q < P; ++q)
-      if (members_[q] > 0) coop_rate[q] = cash_[q] / static_cast<double>(members_[q]);
+    const std::size_t P = producers();
+    const double hours = hours_now_, hourly = wage_ * p_.hourly_factor(c.step);
+    const double wage_rate = hourly * hours;
+    const double jg_rate = p_.job_guarantee_wage.at(c.step) * (wage_ / p_.initial_wage) * hours;
+    const double benefit = p_.unemployment_benefit.at(c.step) * cpi_;
+    // Co-ops repay their loans first (the repaid money is destroyed), then pay out all they
+    // hold to their members, equally (equal hours).
+    coop_rate_.assign(P, 0.0);
+    double repaid = 0.0;
+    for (std::size_t q = K_; q < P; ++q) {
+      const std::size_t j = q - K_;
+      if (!coop_alive_[j]) continue;
+      const double instalment = std::clamp(std::min(coop_instalment_[j], coop_loan_[j]), 0.0, std::max(0.0, cash_[q]));
+      if (instalment > 0) {
+        cash_[q] -= instalment;
+        coop_loan_[j] -= instalment;
+        repaid += instalment;
+      }
+      const double spare = std::max(0.0, cash_[q] - coop_capital_[j]);  // capital not yet spent stays
+      coop_rate_[q] = members_[q] > 0 ? spare / static_cast<double>(members_[q]) : 0.0;
+      coop_weak_[j] = coop_rate_[q] < benefit ? coop_weak_[j] + 1 : 0;
+    }
+    if (repaid > 0) c.ledger->destroy(repaid, repayment_f_, coops_s_);
+
     const std::size_t blocks = sim::block_count(n_);
-    std::vector<std::vector<double>> paid(blocks, std::vector<double>(P + 1, 0.0));  // last: state
-    std::vector<sim::FlowMatrix> tallies(blocks, c.ledger->blank_flows());
+    block_scratch_.assign(blocks * 4, 0.0);  // platform wages, public wages, job guarantee, co-op pay
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
-      sim::TransferTally wages{wages_f_, platforms_s_, commoners_s_};
-      sim::TransferTally public_wages{wages_f_, state_s_, commoners_s_};
-      sim::TransferTally coop_pay{coop_pay_f_, coops_s_, commoners_s_};
-      auto& out = paid[b];
+      double* s = block_scratch_.data() + b * 4;
       for (std::size_t i = begin; i < end; ++i) {
         const std::int32_t e = employer_[i];
-        double pay = 0.0;
+        double pay = 0.0, commons = 0.0;
         if (e == public_sector) {
-          pay = hourly * skill_[i] * hours;
-          sim::transfer(out[P], money_[i], pay, public_wages);
+          pay = wage_rate * skill_[i];
+          s[1] += pay;
+        } else if (e == job_guarantee) {
+          pay = jg_rate;
+          s[2] += pay;
         } else if (e >= 0 && !is_coop(static_cast<std::size_t>(e))) {
-          pay = hourly * skill_[i] * hours;
-          sim::transfer(out[static_cast<std::size_t>(e)], money_[i], pay, wages);
+          pay = wage_rate * skill_[i];
+          s[0] += pay;
         } else if (e >= 0) {
-          pay = coop_rate[static_cast<std::size_t>(e)];
-          sim::transfer(out[static_cast<std::size_t>(e)], money_[i], pay, coop_pay);
+          pay = commons = coop_rate_[static_cast<std::size_t>(e)];
+          s[3] += pay;
         }
+        money_[i] += pay;
         gross_income_[i] = pay;
+        commons_income_[i] = static_cast<float>(commons);
       }
-      wages.add_to(tallies[b]);
-      public_wages.add_to(tallies[b]);
-      coop_pay.add_to(tallies[b]);
     });
-    wage_bill_.assign(K, 0.0);
-    double public_paid = 0.0;
-    for (std::size_t b = 0; b < blocks; ++b) {
-      for (std::size_t q = 0; q < P; ++q) {
-        cash_[q] += paid[b][q];
-        if (q < K) wage_bill_[q] -= paid[b][q];
-      }
-      state_ += paid[b][P];
-      public_paid -= paid[b][P];
-      c.ledger->flows().merge(tallies[b]);
+    double totals[4] = {0, 0, 0, 0};
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (int t = 0; t < 4; ++t) totals[t] += block_scratch_[b * 4 + t];
+    auto& flows = c.ledger->flows();
+    // Producers pay in aggregate; the platform wage bills split the per-commoner total by staff.
+    double platform_staff = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) platform_staff += effective_[k];
+    for (std::size_t k = 0; k < K_; ++k) {
+      wage_bill_[k] = platform_staff > 0 ? totals[0] * effective_[k] / platform_staff : 0.0;
+      cash_[k] -= wage_bill_[k];
     }
-    last_.public_wages = public_paid;
-    state_spending_ = public_paid;
+    double coop_paid = 0.0;
+    for (std::size_t q = K_; q < P; ++q) {
+      const double out = coop_rate_[q] * static_cast<double>(members_[q]);
+      cash_[q] -= out;
+      coop_paid += out;
+    }
+    // The per-commoner and per-producer sums differ by rounding only; the co-ops' sector takes
+    // the commoners' total so each flow row balances.
+    cash_[K_ < P ? first_alive_coop() : 0] += coop_paid - totals[3];
+    flows.add(wages_f_, platforms_s_, -totals[0]);
+    flows.add(wages_f_, state_s_, -totals[1]);
+    flows.add(wages_f_, commoners_s_, totals[0] + totals[1]);
+    flows.add(jg_wages_f_, state_s_, -totals[2]);
+    flows.add(jg_wages_f_, commoners_s_, totals[2]);
+    flows.add(coop_pay_f_, coops_s_, -totals[3]);
+    flows.add(coop_pay_f_, commoners_s_, totals[3]);
+    state_ -= totals[1] + totals[2];
+    national_spending_ = totals[1] + totals[2];
+    national_revenue_ = 0.0;
+    last_.public_wages = totals[1] + totals[2];
 
     // Last month's dividends to the owners, in proportion to their shares.
-    sim::TransferTally dividends{dividends_f_, platforms_s_, commoners_s_};
-    for (std::size_t k = 0; k < K; ++k) {
-      for (std::size_t o = 0; o < owners_.size(); ++o) {
-        const double d = owner_share_[o] * pending_dividends_[k];
-        sim::transfer(cash_[k], money_[owners_[o]], d, dividends);
-        gross_income_[owners_[o]] += d;
-      }
+    double dividends = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) {
+      cash_[k] -= pending_dividends_[k];
+      dividends += pending_dividends_[k];
       pending_dividends_[k] = 0.0;
     }
-    dividends.add_to(c.ledger->flows());
+    double paid = 0.0;
+    for (std::size_t o = 0; o < owners_.size(); ++o) {
+      const double d = owner_share_[o] * dividends;
+      money_[owners_[o]] += d;
+      gross_income_[owners_[o]] += d;
+      paid += d;
+    }
+    cash_[first_alive_platform()] += dividends - paid;
+    flows.add(dividends_f_, platforms_s_, -paid);
+    flows.add(dividends_f_, commoners_s_, paid);
 
-    // The wage moves with tightness.
-    std::size_t jobless = 0;
-    for (std::size_t i = 0; i < n_; ++i) jobless += employer_[i] == unemployed;
-    const double unemployment = static_cast<double>(jobless) / static_cast<double>(n_);
-    wage_ *= 1.0 + p_.wage_flexibility * (p_.natural_unemployment - unemployment);
+    // The wage moves with tightness; the job guarantee is slack, not tightness.
+    std::size_t slack = 0;
+    for (std::size_t i = 0; i < n_; ++i) slack += employer_[i] == unemployed || employer_[i] == job_guarantee;
+    const double u_rate = static_cast<double>(slack) / static_cast<double>(n_);
+    wage_ *= 1.0 + p_.wage_flexibility * (p_.natural_unemployment - u_rate);
   }
 
-  // ------------------------------------------------------------------ time use
+  std::size_t first_alive_platform() const {
+    for (std::size_t k = 0; k < K_; ++k)
+      if (platform_alive_[k]) return k;
+    return 0;
+  }
+  std::size_t first_alive_coop() const {
+    for (std::size_t q = K_; q < producers(); ++q)
+      if (coop_alive_[q - K_]) return q;
+    return K_;
+  }
 
-  void time_use(std::size_t i, std::int64_t step) {
-    const std::int32_t e = employer_[i];
-    const double paid = e == unemployed ? 0.0 : p_.hours(step);
-    const bool coop = e >= 0 && is_coop(static_cast<std::size_t>(e));
-    const double care = std::min(care_[i], p_.time_budget);
-    const double work = std::min(paid, p_.time_budget - care);
-    const double free = p_.time_budget - care - work;
-    hours_wage_[i] = coop ? 0.0 : work;
-    hours_coop_[i] = coop ? work : 0.0;
-    hours_commons_[i] = propensity_[i] * p_.commons_time_share * free;
-    hours_leisure_[i] = free - hours_commons_[i];
+  // ------------------------------------------------------------------ time, gig tasks, commons
+
+  // Disposable income below which a commoner of region r is short of a living income.
+  void compute_living_gap() {
+    living_gap_.resize(R_);
+    for (std::size_t r = 0; r < R_; ++r) living_gap_[r] = p_.living_income * cpi_ - relief_value(r);
   }
 
   void allocate_time(sim::StepContext& c) {
+    compute_living_gap();
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
       for (std::size_t i = begin; i < end; ++i) time_use(i, c.step);
     });
   }
 
+  void pay_gig_tasks(sim::StepContext& c) {
+    std::vector<double>& totals = gig_block_totals_;
+    allocate_gig_tasks(c.step, &totals);
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
+      for (std::size_t i = begin; i < end; ++i) {
+        money_[i] += gig_pay_[i];
+        gross_income_[i] += gig_pay_[i];
+      }
+    });
+    double paid = 0.0;
+    for (double x : totals) paid += x;
+    const double tasks = last_.gig_demand;
+    double charged = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) {
+      const double cost = tasks > 0 ? paid * gig_tasks_[k] / tasks : 0.0;
+      cash_[k] -= cost;
+      wage_bill_[k] += cost;
+      charged += cost;
+    }
+    cash_[first_alive_platform()] -= paid - charged;
+    c.ledger->flows().add(gig_pay_f_, platforms_s_, -paid);
+    c.ledger->flows().add(gig_pay_f_, commoners_s_, paid);
+  }
+
+  // Commons hours that build the stocks, by region: unpaid commons hours, the co-ops' share of
+  // member hours and the commons part of job-guarantee hours, weighted by 1 + gain x regulation.
+  void share_commons(sim::StepContext& c) {
+    const std::size_t blocks = sim::block_count(n_);
+    const double jg_commons = (1.0 - p_.jg_care_share) * hours_now_;
+    const std::size_t W = 2 * R_;  // per region: weighted stock hours, unpaid hours
+    block_scratch_.assign(blocks * W, 0.0);
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
+      double* s = block_scratch_.data() + b * W;
+      for (std::size_t i = begin; i < end; ++i) {
+        const std::size_t r = region_[i];
+        s[2 * r] += h_commons_[i] + p_.coop_commons_share * h_coop_[i] + (employer_[i] == job_guarantee ? jg_commons : 0.0);
+        s[2 * r + 1] += h_commons_[i];
+      }
+    });
+    std::vector<double>& stock_hours = region_a_;
+    std::vector<double>& unpaid = region_b_;
+    stock_hours.assign(R_, 0.0);
+    unpaid.assign(R_, 0.0);
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t r = 0; r < R_; ++r) {
+        stock_hours[r] += block_scratch_[b * W + 2 * r];
+        unpaid[r] += block_scratch_[b * W + 2 * r + 1];
+      }
+    double unpaid_total = 0.0;
+    for (double h : unpaid) unpaid_total += h;
+
+    // The commons fund pays out what it holds: a share to co-ops by members, the rest to
+    // contributors by hours (to co-ops alone when nobody contributes, and the reverse).
+    std::size_t coop_members = 0;
+    for (std::size_t q = K_; q < producers(); ++q) coop_members += members_[q];
+    double to_coops = unpaid_total > 0 ? p_.commons_fund_coop_share * commons_fund_ : commons_fund_;
+    if (coop_members == 0) to_coops = 0.0;
+    const double to_people = unpaid_total > 0 ? commons_fund_ - to_coops : 0.0;
+    auto& flows = c.ledger->flows();
+    if (to_coops > 0) {
+      double given = 0.0;
+      for (std::size_t q = K_; q < producers(); ++q) {
+        const double x = to_coops * static_cast<double>(members_[q]) / static_cast<double>(coop_members);
+        cash_[q] += x;
+        given += x;
+      }
+      cash_[first_alive_coop()] += to_coops - given;
+      commons_fund_ -= to_coops;
+      flows.add(commons_pay_f_, fund_s_, -to_coops);
+      flows.add(commons_pay_f_, coops_s_, to_coops);
+    }
+    const double fund_rate = unpaid_total > 0 ? to_people / unpaid_total : 0.0;
+    // Partnership grants from each regional state to its contributors, by hours.
+    std::vector<double>& grant_rate = region_c_;
+    grant_rate.assign(R_, 0.0);
+    for (std::size_t r = 0; r < R_; ++r) {
+      const double grants = package_[r][PcpGrant] * static_cast<double>(region_size(r)) * cpi_;
+      grant_rate[r] = unpaid[r] > 0 ? grants / unpaid[r] : 0.0;
+    }
+    const std::size_t V = R_ + 1;  // per region grants paid, then fund paid
+    block_scratch_.assign(blocks * V, 0.0);
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
+      double* s = block_scratch_.data() + b * V;
+      for (std::size_t i = begin; i < end; ++i) {
+        if (h_commons_[i] <= 0) continue;
+        const double from_fund = fund_rate * h_commons_[i];
+        const double grant = grant_rate[region_[i]] * h_commons_[i];
+        money_[i] += from_fund + grant;
+        gross_income_[i] += from_fund + grant;
+        commons_income_[i] += static_cast<float>(from_fund + grant);
+        s[region_[i]] += grant;
+        s[R_] += from_fund;
+      }
+    });
+    double fund_paid = 0.0;
+    region_spending_.assign(R_, 0.0);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      for (std::size_t r = 0; r < R_; ++r) region_spending_[r] += block_scratch_[b * V + r];
+      fund_paid += block_scratch_[b * V + R_];
+    }
+    double grants_paid = 0.0;
+    for (std::size_t r = 0; r < R_; ++r) {
+      region_balance_[r] -= region_spending_[r];
+      grants_paid += region_spending_[r];
+    }
+    commons_fund_ -= fund_paid;
+    flows.add(commons_pay_f_, fund_s_, -fund_paid);
+    flows.add(commons_pay_f_, commoners_s_, fund_paid);
+    flows.add(pcp_grants_f_, regions_s_, -grants_paid);
+    flows.add(pcp_grants_f_, commoners_s_, grants_paid);
+
+    // The stocks: K <- (1 - d) K + d (h / h_ref)^gamma, U_r likewise, boosted by grants.
+    double weighted = 0.0;
+    for (std::size_t r = 0; r < R_; ++r) {
+      const double gain = 1.0 + p_.regulation_commons_gain * package_[r][CommonsRegulation];
+      const double per_capita = stock_hours[r] * gain / static_cast<double>(region_size(r));
+      weighted += stock_hours[r] * gain;
+      const double g = package_[r][PcpGrant];
+      const double boost = 1.0 + p_.pcp_effect * g / (g + p_.pcp_half);
+      urban_[r] = (1.0 - p_.urban_commons_depreciation) * urban_[r] +
+                  p_.urban_commons_depreciation * std::pow(per_capita / commons_ref_, p_.knowledge_returns) * boost;
+    }
+    const double per_capita = weighted / static_cast<double>(n_);
+    knowledge_ = (1.0 - p_.knowledge_depreciation) * knowledge_ +
+                 p_.knowledge_depreciation * std::pow(per_capita / commons_ref_, p_.knowledge_returns);
+  }
+
   // ------------------------------------------------------------------ taxes and transfers
 
   void tax_and_transfer(sim::StepContext& c) {
-    const double benefit = p_.unemployment_benefit.at(c.step) * cpi_;
+    const std::int64_t t = c.step;
     const double tax_rate = income_tax_;
+    const double wealth_rate = p_.wealth_tax.at(t) / 12.0;
+    const double threshold = p_.wealth_tax_threshold * cpi_;
+    const double benefit = p_.unemployment_benefit.at(t) * cpi_;
+    const double basic = p_.basic_income.at(t) * cpi_;
+    const double care_pay = p_.care_income.at(t) * cpi_;
+    const double dividend = last_.permit_revenue / static_cast<double>(n_);
     const std::size_t blocks = sim::block_count(n_);
-    std::vector<double> state_partial(blocks, 0.0), benefit_partial(blocks, 0.0), tax_partial(blocks, 0.0);
-    std::vector<sim::FlowMatrix> tallies(blocks, c.ledger->blank_flows());
+    // Per block: income tax, wealth tax, benefits, basic income, care income, permit dividend,
+    // then per region: regional tax, residents' gross income.
+    const std::size_t W = 6 + 2 * R_;
+    block_scratch_.assign(blocks * W, 0.0);
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
-      sim::TransferTally taxes{income_tax_f_, commoners_s_, state_s_};
-      sim::TransferTally benefits{benefits_f_, state_s_, commoners_s_};
-      double account = 0.0, paid_out = 0.0, collected = 0.0;
+      double* s = block_scratch_.data() + b * W;
       for (std::size_t i = begin; i < end; ++i) {
-        const double tax = tax_rate * gross_income_[i];
-        sim::transfer(money_[i], account, tax, taxes);
-        collected += tax;
-        double transfer = 0.0;
-        if (employer_[i] == unemployed) {
-          transfer = benefit;
-          sim::transfer(account, money_[i], transfer, benefits);
-          paid_out += transfer;
-        }
-        net_income_[i] = gross_income_[i] - tax + transfer;
+        const std::size_t r = region_[i];
+        const double gross = gross_income_[i];
+        const double national = tax_rate * gross;
+        const double regional = region_tax_[r] * gross;
+        const double wealth = wealth_rate * std::max(0.0, money_[i] - threshold);
+        const double benefits = employer_[i] == unemployed ? benefit : 0.0;
+        const double care = care_pay * h_care_[i];
+        money_[i] += benefits + basic + care + dividend - national - regional - wealth;
+        net_income_[i] = gross - national - regional + benefits + basic + care + dividend;
+        s[0] += national;
+        s[1] += wealth;
+        s[2] += benefits;
+        s[3] += basic;
+        s[4] += care;
+        s[5] += dividend;
+        s[6 + 2 * r] += regional;
+        s[7 + 2 * r] += gross;
       }
-      state_partial[b] = account;
-      benefit_partial[b] = paid_out;
-      tax_partial[b] = collected;
-      taxes.add_to(tallies[b]);
-      benefits.add_to(tallies[b]);
     });
-    state_revenue_ = 0.0;
+    std::array<double, 6> totals{};
+    region_revenue_.assign(R_, 0.0);
+    region_income_.assign(R_, 0.0);
     for (std::size_t b = 0; b < blocks; ++b) {
-      state_ += state_partial[b];
-      state_spending_ += benefit_partial[b];
-      state_revenue_ += tax_partial[b];
-      c.ledger->flows().merge(tallies[b]);
+      const double* s = block_scratch_.data() + b * W;
+      for (std::size_t k = 0; k < 6; ++k) totals[k] += s[k];
+      for (std::size_t r = 0; r < R_; ++r) {
+        region_revenue_[r] += s[6 + 2 * r];
+        region_income_[r] += s[7 + 2 * r];
+      }
     }
+    auto& flows = c.ledger->flows();
+    const auto move = [&](sim::FlowId f, sim::SectorId from, sim::SectorId to, double x) {
+      flows.add(f, from, -x);
+      flows.add(f, to, x);
+    };
+    move(income_tax_f_, commoners_s_, state_s_, totals[0]);
+    move(wealth_tax_f_, commoners_s_, state_s_, totals[1]);
+    move(benefits_f_, state_s_, commoners_s_, totals[2]);
+    move(basic_income_f_, state_s_, commoners_s_, totals[3]);
+    move(care_income_f_, state_s_, commoners_s_, totals[4]);
+    move(throughput_dividend_f_, state_s_, commoners_s_, totals[5]);
+    state_ += totals[0] + totals[1] - totals[2] - totals[3] - totals[4] - totals[5];
+    national_revenue_ += totals[0] + totals[1];
+    national_spending_ += totals[2] + totals[3] + totals[4] + totals[5];
+    double regional = 0.0;
+    for (std::size_t r = 0; r < R_; ++r) {
+      region_balance_[r] += region_revenue_[r];
+      regional += region_revenue_[r];
+    }
+    move(regional_tax_f_, commoners_s_, regions_s_, regional);
+  }
+
+  // ------------------------------------------------------------------ co-op founding
+
+  // Per region a Poisson number of foundings, rate lambda_f N_r mean(pi_r)^2 (1 + loans +
+  // regulation). Founders are drawn among the region's unemployed, job-guarantee and platform
+  // workers with propensity above founder_propensity; the loan fund lends its share of the
+  // founding cost (money created), the founders pay the rest equally from their money (a
+  // founding fails when one of them cannot). The capital is spent on equipment at the platforms.
+  void found_coops(sim::StepContext& c) {
+    const std::size_t F = static_cast<std::size_t>(p_.founders);
+    std::vector<std::uint32_t>& chosen = founders_;
+    auto& flows = c.ledger->flows();
+    for (std::size_t r = 0; r < R_; ++r) {
+      const auto& pk = package_[r];
+      const double N = static_cast<double>(region_size(r));
+      const double rate = p_.coop_founding_rate * N * region_pi_[r] * region_pi_[r] *
+                          (1.0 + pk[CoopLoans] + pk[CommonsRegulation]);
+      sim::Rng rng{seed_, Stream::CoopFounding, u(c.step), r};
+      const std::uint64_t foundings = poisson(rng, rate);
+      for (std::uint64_t f = 0; f < foundings; ++f) {
+        chosen.clear();
+        for (std::size_t attempt = 0; attempt < 50 * F && chosen.size() < F; ++attempt) {
+          const std::size_t i = r + R_ * static_cast<std::size_t>(rng.below(region_size(r)));
+          const std::int32_t e = employer_[i];
+          const bool free = e == unemployed || e == job_guarantee || (e >= 0 && !is_coop(static_cast<std::size_t>(e)));
+          if (!free || propensity_[i] <= p_.founder_propensity) continue;
+          if (std::find(chosen.begin(), chosen.end(), static_cast<std::uint32_t>(i)) != chosen.end()) continue;
+          chosen.push_back(static_cast<std::uint32_t>(i));
+        }
+        if (chosen.size() < F) continue;
+        const double cost = p_.founding_cost * cpi_ * (1.0 - p_.regulation_cost_cut * pk[CommonsRegulation]);
+        const double loan = pk[CoopLoans] * cost;
+        const double own = (cost - loan) / static_cast<double>(F);
+        bool able = true;
+        for (std::uint32_t i : chosen) able = able && money_[i] >= own;
+        if (!able) continue;
+        const std::size_t q = new_coop_slot();
+        coop_region_[q - K_] = static_cast<std::uint32_t>(r);
+        coop_alive_[q - K_] = 1;
+        coop_weak_[q - K_] = 0;
+        coop_loan_[q - K_] = loan;
+        coop_instalment_[q - K_] = loan / p_.loan_term;
+        coop_capital_[q - K_] = cost;
+        if (loan > 0) c.ledger->create(loan, loans_f_, coops_s_);
+        cash_[q] = loan;
+        for (std::uint32_t i : chosen) {
+          money_[i] -= own;
+          cash_[q] += own;
+          if (employer_[i] >= 0) release(i);
+          hire(i, q);
+        }
+        flows.add(coop_capital_f_, commoners_s_, -own * static_cast<double>(F));
+        flows.add(coop_capital_f_, coops_s_, own * static_cast<double>(F));
+        price_[q] = coop_price();
+        expected_[q] = productivity_of(q) * hours_now_ * staff_hours_factor(q) * effective_[q] / (1.0 + p_.staff_buffer);
+        sales_[q] = 0.0;
+        ++founded_;
+      }
+    }
+  }
+
+  // The lowest free co-op slot, or a new one at the end.
+  std::size_t new_coop_slot() {
+    for (std::size_t j = 0; j < coop_alive_.size(); ++j)
+      if (!coop_alive_[j] && members_[K_ + j] == 0 && std::abs(cash_[K_ + j]) == 0.0) return K_ + j;
+    resize_producers(producers() + 1);
+    return producers() - 1;
   }
 
   // ------------------------------------------------------------------ spending and production
 
   void spend(sim::StepContext& c) {
-    const std::size_t P = producers(), K = platforms(), R = p_.regions, J = p_.coops_per_region;
-    const double platform_utility = platform_utility_now();
-    const double subsistence = p_.subsistence * cpi_;
+    const std::size_t P = producers(), R = R_;
+    const double base = logit_base(platform_utility_now(), coop_bias_);
     const std::size_t blocks = sim::block_count(n_);
+    std::vector<double>& c0 = region_a_;
+    c0.assign(R, 0.0);
+    for (std::size_t r = 0; r < R; ++r) c0[r] = p_.subsistence * cpi_ * (1.0 - relief(r));
 
-    // Demand: consumption C_i = min(money, c0 CPI + alpha_y y + alpha_w (money - y)), split by
-    // the logit; per block, platform demand and co-op demand by region.
-    std::vector<double> consumption(n_), coop_part(n_);
-    std::vector<std::vector<double>> demand_partial(blocks, std::vector<double>(R + 1, 0.0));
+    // Demand: C_i = min(money, c0_r + alpha_y y + alpha_w (money before income)), split by the
+    // logit; per block, platform demand and co-op demand by region.
+    const std::size_t W = R + 1, W2 = 2 * R + 1;  // co-op demand by region, platform demand, by region
+    block_scratch_.assign(blocks * W2, 0.0);
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
-      auto& d = demand_partial[b];
+      double* d = block_scratch_.data() + b * W2;
       for (std::size_t i = begin; i < end; ++i) {
         const double before = money_[i] - net_income_[i];
-        const double want = subsistence + p_.mpc_income * net_income_[i] + p_.mpc_wealth * std::max(0.0, before);
-        consumption[i] = std::clamp(want, 0.0, std::max(0.0, money_[i]));
-        coop_part[i] = coop_probability(i, platform_utility, coop_bias_);
-        d[R] += consumption[i] * (1.0 - coop_part[i]);
-        d[region_[i]] += consumption[i] * coop_part[i];
+        const double want = c0[region_[i]] + p_.mpc_income * net_income_[i] + p_.mpc_wealth * std::max(0.0, before);
+        consumption_[i] = std::clamp(want, 0.0, std::max(0.0, money_[i]));
+        coop_part_[i] = static_cast<float>(coop_probability(i, base));
+        d[R] += consumption_[i] * (1.0 - coop_part_[i]);
+        d[region_[i]] += consumption_[i] * coop_part_[i];
+        d[R + 1 + region_[i]] += consumption_[i] * (1.0 - coop_part_[i]);
       }
     });
-    std::vector<double> regional(R + 1, 0.0);
-    for (const auto& d : demand_partial)
-      for (std::size_t r = 0; r <= R; ++r) regional[r] += d[r];
+    std::vector<double>& coop_demand = region_b_;  // households, then the state's
+    coop_demand.assign(R, 0.0);
+    region_purchases_.assign(R, 0.0);
+    double household_platform = 0.0;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      for (std::size_t r = 0; r < R; ++r) {
+        coop_demand[r] += block_scratch_[b * W2 + r];
+        region_purchases_[r] += block_scratch_[b * W2 + R + 1 + r];
+      }
+      household_platform += block_scratch_[b * W2 + R];
+    }
+    double household_coop = 0.0;
+    for (double x : coop_demand) household_coop += x;
+    // The regional states: procurement (a share to co-ops) and public care bought from co-ops.
+    std::vector<double>& public_coop = region_c_;
+    std::vector<double>& public_platform = region_d_;
+    public_coop.assign(R, 0.0);
+    public_platform.assign(R, 0.0);
+    // An hour of care costs what a co-op hour of output sells for.
+    const double care_hour_cost = coop_price() * p_.productivity * knowledge_factor() * p_.coop_productivity;
+    for (std::size_t r = 0; r < R; ++r) {
+      const auto& pk = package_[r];
+      const double procurement = pk[Procurement] * static_cast<double>(region_size(r)) * cpi_;
+      public_platform[r] = procurement * (1.0 - pk[ProcurementCoopShare]);
+      public_coop[r] = procurement * pk[ProcurementCoopShare] + pk[PublicCare] * region_need(r) * care_hour_cost;
+    }
     double investment = 0.0;
-    for (std::size_t k = 0; k < K; ++k) investment += pending_investment_[k];
+    for (std::size_t k = 0; k < K_; ++k) investment += pending_investment_[k];
+    double capital = 0.0;
+    for (double x : coop_capital_) capital += x;
 
     // Capacity, the co-ops' split of their region's demand (by capacity, plus one worker so an
     // empty co-op can attract demand and hire), and each producer's fill ratio.
-    const double hours = p_.hours(c.step);
-    std::vector<double> capacity(P, 0.0);
-    for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] >= 0) capacity[static_cast<std::size_t>(employer_[i])] += skill_[i];
-    for (std::size_t q = 0; q < P; ++q) capacity[q] *= productivity_of(q) * hours;
-    std::vector<double> coop_split(P, 0.0), demand(P, 0.0), fill(P, 0.0);
-    for (std::size_t r = 0; r < R; ++r) {
-      double total = 0.0;
-      for (std::size_t q = K + r * J; q < K + (r + 1) * J; ++q) total += capacity[q] + productivity_of(q) * hours;
-      for (std::size_t q = K + r * J; q < K + (r + 1) * J; ++q) {
-        coop_split[q] = (capacity[q] + productivity_of(q) * hours) / total;
-        demand[q] = regional[r] * coop_split[q];
-      }
+    for (std::size_t q = 0; q < P; ++q) {
+      staff_capacity_[q] = productivity_of(q) * hours_now_ * staff_hours_factor(q) * effective_[q];
+      const double gig = is_coop(q) ? 0.0 : productivity_of(q) * gig_tasks_[q] * gig_fill_;
+      capacity_scratch(q) = alive(q) ? staff_capacity_[q] + gig : 0.0;
     }
-    for (std::size_t k = 0; k < K; ++k) demand[k] = (regional[R] + investment) * spending_[k];
-    for (std::size_t q = 0; q < P; ++q)
-      fill[q] = demand[q] > 0 ? std::min(1.0, price_[q] * capacity[q] / demand[q]) : 0.0;
+    std::vector<double>& weight_total = region_e_;
+    weight_total.assign(R, 0.0);
+    const double one_worker = p_.productivity * knowledge_factor() * p_.coop_productivity * hours_now_ *
+                              (1.0 - p_.coop_commons_share);
+    for (std::size_t q = K_; q < P; ++q)
+      if (alive(q)) weight_total[coop_region_[q - K_]] += capacity_scratch(q) + one_worker;
+    double public_platform_total = 0.0;
+    for (double x : public_platform) public_platform_total += x;
+    const double platform_total = household_platform + public_platform_total + investment + capital;
+    std::vector<double>& region_fill = region_f_;
+    region_fill.assign(R, 0.0);
+    for (std::size_t q = 0; q < P; ++q) {
+      if (!alive(q)) {
+        split_[q] = demand_[q] = fill_[q] = 0.0;
+        continue;
+      }
+      if (is_coop(q)) {
+        const std::size_t r = coop_region_[q - K_];
+        split_[q] = (capacity_scratch(q) + one_worker) / weight_total[r];
+        demand_[q] = (coop_demand[r] + public_coop[r]) * split_[q];
+      } else {
+        split_[q] = spending_[q];
+        demand_[q] = platform_total * split_[q];
+      }
+      fill_[q] = demand_[q] > 0 ? std::min(1.0, price_[q] * capacity_scratch(q) / demand_[q]) : 0.0;
+      if (is_coop(q)) region_fill[coop_region_[q - K_]] += split_[q] * fill_[q];
+    }
     double platform_fill = 0.0;
-    for (std::size_t k = 0; k < K; ++k) platform_fill += spending_[k] * fill[k];
+    for (std::size_t k = 0; k < K_; ++k) platform_fill += split_[k] * fill_[k];
 
     // Payments: each buyer pays what its providers can supply; rationed buyers keep the rest.
-    std::vector<std::vector<double>> received(blocks, std::vector<double>(P, 0.0));
-    std::vector<sim::FlowMatrix> tallies(blocks, c.ledger->blank_flows());
+    block_scratch_.assign(blocks * W, 0.0);
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
-      sim::TransferTally to_platforms{purchases_f_, commoners_s_, platforms_s_};
-      sim::TransferTally to_coops{purchases_f_, commoners_s_, coops_s_};
-      auto& in = received[b];
+      double* d = block_scratch_.data() + b * W;
       for (std::size_t i = begin; i < end; ++i) {
-        const double platform_spend = consumption[i] * (1.0 - coop_part[i]);
-        for (std::size_t k = 0; k < K; ++k)
-          sim::transfer(money_[i], in[k], platform_spend * spending_[k] * fill[k], to_platforms);
-        const double coop_spend = consumption[i] * coop_part[i];
-        const std::size_t first = K + region_[i] * J;
-        for (std::size_t q = first; q < first + J; ++q)
-          sim::transfer(money_[i], in[q], coop_spend * coop_split[q] * fill[q], to_coops);
+        const double to_platforms = consumption_[i] * (1.0 - coop_part_[i]) * platform_fill;
+        const double to_coops = consumption_[i] * coop_part_[i] * region_fill[region_[i]];
+        money_[i] -= to_platforms + to_coops;
+        d[R] += to_platforms;
+        d[region_[i]] += to_coops;
       }
-      to_platforms.add_to(tallies[b]);
-      to_coops.add_to(tallies[b]);
     });
-    sales_.assign(P, 0.0);
+    std::vector<double>& coop_pool = region_g_;
+    coop_pool.assign(R, 0.0);
+    double platform_pool = 0.0;
     for (std::size_t b = 0; b < blocks; ++b) {
-      for (std::size_t q = 0; q < P; ++q) {
-        cash_[q] += received[b][q];
-        sales_[q] += received[b][q];
-      }
-      c.ledger->flows().merge(tallies[b]);
+      for (std::size_t r = 0; r < R; ++r) coop_pool[r] += block_scratch_[b * W + r];
+      platform_pool += block_scratch_[b * W + R];
     }
-    // Investment: retained profits bought from the platforms; what is rationed stays pending.
-    sim::TransferTally invest{investment_f_, platforms_s_, platforms_s_};
-    for (std::size_t k = 0; k < K; ++k) {
-      for (std::size_t j = 0; j < K; ++j) {
-        const double x = pending_investment_[k] * spending_[j] * fill[j];
-        sim::transfer(cash_[k], cash_[j], x, invest);
-        sales_[j] += x;
-      }
-      pending_investment_[k] *= 1.0 - platform_fill;
+    auto& flows = c.ledger->flows();
+    const auto move = [&](sim::FlowId f, sim::SectorId from, sim::SectorId to, double x) {
+      flows.add(f, from, -x);
+      flows.add(f, to, x);
+    };
+    double households_to_coops = 0.0;
+    for (double x : coop_pool) households_to_coops += x;
+    move(purchases_f_, commoners_s_, platforms_s_, platform_pool);
+    move(purchases_f_, commoners_s_, coops_s_, households_to_coops);
+    double public_total = 0.0;
+    for (std::size_t r = 0; r < R; ++r) {
+      const double to_platforms = public_platform[r] * platform_fill;
+      const double to_coops = public_coop[r] * region_fill[r];
+      region_balance_[r] -= to_platforms + to_coops;
+      region_spending_[r] += to_platforms + to_coops;
+      region_purchases_[r] += coop_demand[r] + public_coop[r] + public_platform[r];
+      coop_pool[r] += to_coops;
+      platform_pool += to_platforms;
+      move(procurement_f_, regions_s_, platforms_s_, to_platforms);
+      move(procurement_f_, regions_s_, coops_s_, to_coops);
+      public_total += to_platforms + to_coops;
+      care_real_ += coop_price() > 0 ? package_[r][PublicCare] * region_need(r) * care_hour_cost * region_fill[r] / coop_price() : 0.0;
+      // Care delivered this month covers the need next month, with the job guarantee's care hours.
+      care_coverage_[r] = pk_care_coverage(r, public_coop[r] > 0 ? region_fill[r] : 0.0, c.step);
     }
-    invest.add_to(c.ledger->flows());
-    double coop_spend = 0.0, total_spend = 0.0;
-    for (std::size_t r = 0; r < R; ++r) coop_spend += regional[r];
-    total_spend = coop_spend + regional[R];
-    last_.coop_spend_share = total_spend > 0 ? coop_spend / total_spend : 0.0;
-    for (std::size_t q = 0; q < P; ++q)
-      expected_[q] = (1.0 - p_.expectation_weight) * expected_[q] + p_.expectation_weight * demand[q] / price_[q];
+    // Investment: retained profits and new co-ops' capital bought from the platforms.
+    double invested = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) {
+      const double x = pending_investment_[k] * platform_fill;
+      cash_[k] -= x;
+      pending_investment_[k] -= x;
+      invested += x;
+    }
+    move(investment_f_, platforms_s_, platforms_s_, invested);
+    double equipment = 0.0;
+    for (std::size_t q = K_; q < P; ++q) {
+      const double x = coop_capital_[q - K_] * platform_fill;
+      cash_[q] -= x;
+      coop_capital_[q - K_] -= x;
+      equipment += x;
+    }
+    move(investment_f_, coops_s_, platforms_s_, equipment);
+    platform_pool += invested + equipment;
+    double platform_price = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) platform_price += split_[k] * price_[k];
+    invest_real_ = platform_price > 0 ? (invested + equipment) / platform_price : 0.0;
+    care_real_ = 0.0;
+
+    // The pools go to the producers: each receives its demand times its fill.
+    std::fill(sales_.begin(), sales_.end(), 0.0);
+    double given = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) {
+      sales_[k] = platform_fill > 0 ? platform_pool * split_[k] * fill_[k] / platform_fill : 0.0;
+      given += sales_[k];
+    }
+    sales_[first_alive_platform()] += platform_pool - given;
+    std::vector<double>& coop_given = region_a_;
+    coop_given.assign(R, 0.0);
+    for (std::size_t q = K_; q < P; ++q) {
+      if (!alive(q)) continue;
+      const std::size_t r = coop_region_[q - K_];
+      sales_[q] = region_fill[r] > 0 ? coop_pool[r] * split_[q] * fill_[q] / region_fill[r] : 0.0;
+      coop_given[r] += sales_[q];
+    }
+    region_coop_sales_.assign(R, 0.0);
+    for (std::size_t q = K_; q < P; ++q)
+      if (alive(q)) {
+        const std::size_t r = coop_region_[q - K_];
+        if (coop_given[r] != coop_pool[r]) {
+          sales_[q] += coop_pool[r] - coop_given[r];
+          coop_given[r] = coop_pool[r];
+        }
+        region_coop_sales_[r] += sales_[q];
+      }
+    for (std::size_t q = 0; q < P; ++q) cash_[q] += sales_[q];
+
+    // Throughput permits: every unit sold carries permit_price x unit cost, paid to the state
+    // and returned next month as an equal dividend.
+    const double permit = permit_price_ * unit_cost(c.step);
+    double permits = 0.0, platform_permits = 0.0, output = 0.0;
+    for (std::size_t q = 0; q < P; ++q) {
+      const double real = price_[q] > 0 ? sales_[q] / price_[q] : 0.0;
+      output += real;
+      const double x = permit * real;
+      cash_[q] -= x;
+      permits += x;
+      if (!is_coop(q)) {
+        platform_permits += x;
+        wage_bill_[q] += x;
+      }
+      expected_[q] = (1.0 - p_.expectation_weight) * expected_[q] +
+                     p_.expectation_weight * (price_[q] > 0 ? demand_[q] / price_[q] : 0.0);
+    }
+    move(permits_f_, platforms_s_, state_s_, platform_permits);
+    move(permits_f_, coops_s_, state_s_, permits - platform_permits);
+    state_ += permits;
+    national_revenue_ += permits;
+    last_.permit_revenue = permits;
+    last_.real_output = output;
+    const double spend_total = household_platform + household_coop;
+    last_.coop_spend_share = spend_total > 0 ? household_coop / spend_total : 0.0;
   }
 
-  // ------------------------------------------------------------------ profits and the state
+  double& capacity_scratch(std::size_t q) { return fill_capacity_[q]; }
+
+  double region_need(std::size_t r) const { return region_need_[r]; }
+
+  // Share of the region's care need met publicly next month: care bought from co-ops (as far
+  // as they could deliver) and the care part of job-guarantee hours.
+  double pk_care_coverage(std::size_t r, double delivered, std::int64_t) const {
+    const double need = region_need(r);
+    if (need <= 0) return 0.0;
+    const double bought = package_[r][PublicCare] * delivered;
+    const double jg = p_.jg_care_share * hours_now_ * static_cast<double>(jg_by_region_[r]) / need;
+    return std::min(1.0, bought + jg);
+  }
+
+  // ------------------------------------------------------------------ profits, throughput, the state
+
+  // Materials extracted by sector: final demand y (private real output by the demand shares,
+  // public care to care, investment and co-op equipment to goods) through the Leontief inverse,
+  // at the efficiency ((1 + K)/2)^e that the knowledge commons gives.
+  Eigen::VectorXd material_by_sector(double real_output, double care, double investment) const {
+    Eigen::VectorXd y(6);
+    const double priv = std::max(0.0, real_output - care - investment);
+    for (std::size_t k = 0; k < 6; ++k) y[static_cast<Eigen::Index>(k)] = priv * p_.demand_shares[k];
+    y[4] += care;
+    y[2] += investment;
+    return io_.material(y, std::pow((1.0 + knowledge_) / 2.0, p_.material_efficiency));
+  }
 
   void settle_profits(sim::StepContext& c) {
-    const std::size_t K = platforms(), P = producers();
-    const double tax_rate = p_.platform_tax.at(c.step);
-    sim::TransferTally tax{platform_tax_f_, platforms_s_, state_s_};
-    double platform_sales = 0.0, profits = 0.0, hhi = 0.0;
-    for (std::size_t k = 0; k < K; ++k) platform_sales += sales_[k];
-    for (std::size_t k = 0; k < K; ++k) {
-      const double profit = sales_[k] - wage_bill_[k];
+    const std::int64_t t = c.step;
+    const double tax_rate = p_.platform_tax.at(t);
+    const bool reciprocity = p_.reciprocity(t);
+    const double commons_part = 1.0 - std::pow(1.0 + knowledge_, -p_.knowledge_elasticity);
+    auto& flows = c.ledger->flows();
+    double platform_sales = 0.0, profits = 0.0, hhi = 0.0, captured = 0.0, fees = 0.0, taxes = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) platform_sales += sales_[k];
+    for (std::size_t k = 0; k < K_; ++k) {
+      if (!platform_alive_[k]) continue;
+      // Licences: the value attributable to the commons; under reciprocity a fee of it goes to
+      // the commons fund.
+      const double attributable = sales_[k] * commons_part;
+      const double fee = reciprocity ? p_.licence_fee.at(t) * attributable : 0.0;
+      cash_[k] -= fee;
+      commons_fund_ += fee;
+      fees += fee;
+      captured += attributable - fee;
+      const double profit = sales_[k] - wage_bill_[k] - fee;
       profits += profit;
-      const double t = tax_rate * std::max(0.0, profit);
-      sim::transfer(cash_[k], state_, t, tax);
-      state_revenue_ += t;
-      const double after_tax = std::max(0.0, profit - t);
+      const double tax = tax_rate * std::max(0.0, profit);
+      cash_[k] -= tax;
+      taxes += tax;
+      const double after_tax = std::max(0.0, profit - tax);
       pending_dividends_[k] += p_.payout_ratio * after_tax;
       pending_investment_[k] += (1.0 - p_.payout_ratio) * after_tax;
       const double share = platform_sales > 0 ? sales_[k] / platform_sales : 0.0;
       hhi += share * share;
       market_share_[k] = (1.0 - p_.share_adjustment) * market_share_[k] + p_.share_adjustment * share;
+      platform_low_[k] = market_share_[k] < p_.platform_exit_share ? platform_low_[k] + 1 : 0;
     }
-    tax.add_to(c.ledger->flows());
+    flows.add(licence_fees_f_, platforms_s_, -fees);
+    flows.add(licence_fees_f_, fund_s_, fees);
+    flows.add(platform_tax_f_, platforms_s_, -taxes);
+    flows.add(platform_tax_f_, state_s_, taxes);
+    state_ += taxes;
+    national_revenue_ += taxes;
     double coop_sales = 0.0;
-    for (std::size_t q = K; q < P; ++q) coop_sales += sales_[q];
+    for (std::size_t q = K_; q < producers(); ++q) coop_sales += sales_[q];
     last_.platform_sales = platform_sales;
     last_.coop_sales = coop_sales;
     last_.platform_profits = profits;
     last_.hhi = hhi;
-    last_.deficit = state_spending_ - state_revenue_;
-    // Fiscal rule: the income tax moves toward the deficit target.
+    last_.value_captured = captured;
+    last_.licence_fees = fees;
+
+    // Throughput: real output through the material intensity, which falls as K grows; the
+    // resource regrows logistically (as in cpr) and is drawn down.
+    const auto material = material_by_sector(last_.real_output, care_real_, invest_real_);
+    const double total = material.sum();
+    const double wanted = throughput_open_ * total / material_open_;
+    const double taken = std::min(wanted, resource_);
+    for (std::size_t k = 0; k < 6; ++k) sector_throughput_[k] = total > 0 ? taken * material[static_cast<Eigen::Index>(k)] / total : 0.0;
+    resource_ = std::clamp(resource_ + p_.resource_growth * resource_ * (1.0 - resource_) - taken, 0.0, 1.0);
+    last_.throughput = taken;
+    const double cap = p_.throughput_cap.at(t);
+    permit_price_ = cap > 0 ? std::max(0.0, permit_price_ + p_.permit_adjustment * (taken / (cap * throughput_open_) - 1.0))
+                            : 0.0;
+
+    // Co-financing: the national state pays its share of the regions' lever spending.
+    double cofinancing = 0.0;
+    for (std::size_t r = 0; r < R_; ++r) {
+      const double x = p_.national_cofinancing * region_spending_[r];
+      region_balance_[r] += x;
+      region_revenue_[r] += x;
+      cofinancing += x;
+    }
+    state_ -= cofinancing;
+    national_spending_ += cofinancing;
+    flows.add(cofinancing_f_, state_s_, -cofinancing);
+    flows.add(cofinancing_f_, regions_s_, cofinancing);
+
+    // Fiscal rules: the national income tax and each regional tax move toward their targets.
     const double gdp = platform_sales + coop_sales + last_.public_wages;
+    const double national_deficit = national_spending_ - national_revenue_;
     if (gdp > 0)
-      income_tax_ = std::clamp(income_tax_ + p_.fiscal_adjustment * (last_.deficit / gdp - p_.deficit_target.at(c.step)),
+      income_tax_ = std::clamp(income_tax_ + p_.fiscal_adjustment * (national_deficit / gdp - p_.deficit_target.at(t)),
                                0.0, 0.95);
+    double deficit = national_deficit;
+    for (std::size_t r = 0; r < R_; ++r) {
+      region_deficit_[r] = region_spending_[r] - region_revenue_[r];
+      deficit += region_deficit_[r];
+      if (region_income_[r] > 0)
+        region_tax_[r] = std::clamp(region_tax_[r] + p_.fiscal_adjustment * (region_deficit_[r] / region_income_[r] -
+                                                                             package_[r][RegionalDeficit]),
+                                    0.0, 0.95);
+    }
+    last_.deficit = deficit;
   }
+
+  // ------------------------------------------------------------------ co-op dissolution, platform entry and exit
+
+  void dissolve_and_enter(sim::StepContext& c) {
+    const std::size_t P = producers();
+    closing_.assign(P, 0);
+    bool any = false;
+    for (std::size_t q = K_; q < P; ++q)
+      if (coop_alive_[q - K_] && coop_weak_[q - K_] >= p_.dissolution_months) closing_[q] = any = true;
+    std::size_t alive_platforms = 0;
+    for (std::size_t k = 0; k < K_; ++k) alive_platforms += platform_alive_[k];
+    for (std::size_t k = 0; k < K_; ++k)
+      if (platform_alive_[k] && platform_low_[k] >= p_.platform_exit_months && alive_platforms > 1) {
+        closing_[k] = any = true;
+        --alive_platforms;
+      }
+    auto& flows = c.ledger->flows();
+    if (any) {
+      // What a closing producer holds goes to its members (a co-op) or to the owners (a
+      // platform, with its pending dividends); co-op loans still due are written off.
+      std::vector<double>& share = closing_share_;
+      share.assign(P, 0.0);
+      for (std::size_t q = 0; q < P; ++q)
+        if (closing_[q] && members_[q] > 0 && is_coop(q)) share[q] = cash_[q] / static_cast<double>(members_[q]);
+      double to_members = 0.0;
+      for (std::size_t i = 0; i < n_; ++i) {
+        const std::int32_t e = employer_[i];
+        if (e < 0 || !closing_[static_cast<std::size_t>(e)]) continue;
+        const double x = share[static_cast<std::size_t>(e)];
+        money_[i] += x;
+        to_members += x;
+        release(static_cast<std::uint32_t>(i));
+      }
+      double from_coops = 0.0, to_region = 0.0, from_platforms = 0.0;
+      for (std::size_t q = 0; q < P; ++q) {
+        if (!closing_[q]) continue;
+        if (is_coop(q)) {
+          const std::size_t j = q - K_;
+          const double held = cash_[q];
+          if (share[q] == 0.0) {
+            region_balance_[coop_region_[j]] += held;
+            to_region += held;
+          } else {
+            from_coops += held;
+          }
+          cash_[q] = 0.0;
+          written_off_ += coop_loan_[j];
+          coop_loan_[j] = coop_instalment_[j] = coop_capital_[j] = 0.0;
+          coop_alive_[j] = 0;
+          coop_weak_[j] = 0;
+          ++dissolved_;
+        } else {
+          from_platforms += cash_[q];
+          cash_[q] = 0.0;
+          pending_dividends_[q] = pending_investment_[q] = 0.0;
+          platform_alive_[q] = 0;
+          platform_low_[q] = 0;
+          market_share_[q] = 0.0;
+        }
+        expected_[q] = staff_capacity_[q] = sales_[q] = 0.0;
+      }
+      // Rounding between the members' shares and the co-ops' cash stays with the members' sector.
+      money_[0] += from_coops - to_members;
+      flows.add(dissolution_f_, coops_s_, -(from_coops + to_region));
+      flows.add(dissolution_f_, commoners_s_, from_coops);
+      flows.add(dissolution_f_, regions_s_, to_region);
+      double paid = 0.0;
+      for (std::size_t o = 0; o < owners_.size(); ++o) {
+        const double d = owner_share_[o] * from_platforms;
+        money_[owners_[o]] += d;
+        paid += d;
+      }
+      money_[owners_[0]] += from_platforms - paid;
+      flows.add(dividends_f_, platforms_s_, -from_platforms);
+      flows.add(dividends_f_, commoners_s_, from_platforms);
+      normalise_shares();
+    }
+    // Entry: an empty platform slot is taken with probability platform_entry_rate a month.
+    std::size_t slot = K_;
+    for (std::size_t k = 0; k < K_ && slot == K_; ++k)
+      if (!platform_alive_[k]) slot = k;
+    if (slot < K_) {
+      sim::Rng rng{seed_, Stream::PlatformEntry, u(c.step), 0};
+      if (rng.bernoulli(p_.platform_entry_rate)) {
+        double expected = 0.0;
+        for (std::size_t k = 0; k < K_; ++k) {
+          expected += expected_[k];
+          market_share_[k] *= 1.0 - p_.platform_entry_share;
+        }
+        platform_alive_[slot] = 1;
+        platform_low_[slot] = 0;
+        market_share_[slot] = p_.platform_entry_share;
+        expected_[slot] = p_.platform_entry_share * expected;
+        normalise_shares();
+      }
+    }
+  }
+
+  void normalise_shares() {
+    double total = 0.0;
+    for (std::size_t k = 0; k < K_; ++k) total += market_share_[k];
+    if (total > 0)
+      for (auto& s : market_share_) s /= total;
+  }
+
+  // ------------------------------------------------------------------ propensity
+
+  // pi_i <- pi_i + nu (m_i - pi_i) + epsilon pays_i (1 - pi_i) + noise, in [0, 1]; m_i the mean
+  // propensity of i's neighbours (norms); commoning pays for co-op members and for those with at
+  // least experience_threshold of their gross income from the commons.
+  void update_propensity(sim::StepContext& c) {
+    neighbour_norms();
+    const double noise_half_width = std::sqrt(3.0) * p_.propensity_noise;
+    // One generator per block of commoners (block boundaries depend only on n, never on the
+    // threads), drawn in index order: a quarter of the Philox calls of one per commoner.
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
+      sim::Rng rng{seed_, Stream::PropensityNoise, u(c.step), b};
+      for (std::size_t i = begin; i < end; ++i) {
+        const std::int32_t e = employer_[i];
+        const bool member = e >= 0 && is_coop(static_cast<std::size_t>(e));
+        const bool pays = member || (gross_income_[i] > 0 &&
+                                     commons_income_[i] >= p_.experience_threshold * gross_income_[i]);
+        double x = propensity_[i] + p_.norm_influence * (neighbour_mean_[i] - propensity_[i]) +
+                   (pays ? p_.experience_influence * (1.0 - propensity_[i]) : 0.0);
+        // Uniform noise with standard deviation propensity_noise: one draw, no transcendental.
+        if (p_.propensity_noise > 0) x += noise_half_width * (2.0 * rng.u01() - 1.0);
+        propensity_next_[i] = std::clamp(x, 0.0, 1.0);
+      }
+    });
+    propensity_.swap(propensity_next_);
+    region_propensity();
+  }
+
+  // The norms each commoner sees: the mean propensity of its neighbours in the social network
+  // (a small world inside each region with a few links across; network.hpp).
+  void neighbour_norms() { network_->neighbour_mean(propensity_, neighbour_mean_); }
+
+  // ------------------------------------------------------------------ policy learning
+
+  // Every policy_learning_every months each region compares its well-being with the cities it
+  // is linked to (a ring, plus policy_long_links long links) and, with probability
+  // policy_learning_rate, adopts the package of the best one that does better by more than the
+  // relative margin (policy_learning.hpp: simultaneous, success-biased imitation).
+  void learn_policies(sim::StepContext& c) {
+    std::vector<double> wellbeing(R_);
+    std::vector<std::uint32_t> members;
+    for (std::size_t r = 0; r < R_; ++r) {
+      members.clear();
+      for (std::size_t i = r; i < n_; i += R_) members.push_back(static_cast<std::uint32_t>(i));
+      wellbeing[r] = this->wellbeing(group_stats(members));
+    }
+    const auto source = choose_policy_sources(wellbeing, cities_, p_.policy_learning_margin,
+                                              p_.policy_learning_rate, seed_, u(c.step));
+    std::vector<PolicyPackage> packages(R_);
+    for (std::size_t r = 0; r < R_; ++r)
+      for (std::size_t l = 0; l < LeverCount; ++l) packages[r].set(lever_names[l], package_[r][l]);
+    adopt_policies(source, packages);
+    for (std::size_t r = 0; r < R_; ++r) {
+      if (source[r] == r) continue;
+      for (std::size_t l = 0; l < LeverCount; ++l) package_[r][l] = packages[r].at(lever_names[l]);
+      adopted_[r] = 1;
+    }
+  }
+
+  // ------------------------------------------------------------------ members
 
   Params p_;
   std::uint64_t seed_;
-  std::size_t n_;
+  std::size_t n_, R_, K_;
+  sim::Ledger* ledger_;
+  std::unique_ptr<Network> network_;  // the commoners' social network (4 x degree bytes each)
+  RegionAdjacency cities_;            // which cities compare their well-being
+  ::models::economy::Throughput io_{IoTable::standard()};
+  std::array<double, 6> sector_throughput_{};
+  double material_open_ = 1.0, care_real_ = 0.0, invest_real_ = 0.0;
   // Commoners (columns). Drawn from the seed:
   std::vector<std::uint32_t> region_;
-  std::vector<double> skill_, propensity_, care_;
+  std::vector<float> skill_, care_need_;
   std::vector<std::uint32_t> owners_;
   std::vector<double> owner_share_;
   // Commoners' state:
-  std::vector<double> money_;
+  std::vector<double> money_, propensity_, gross_income_, net_income_;
   std::vector<std::int32_t> employer_;
-  std::vector<double> gross_income_, net_income_;
-  std::vector<double> hours_wage_, hours_coop_, hours_commons_, hours_leisure_;
-  // Producers: platforms 0..K-1, then co-ops by region.
-  std::vector<double> cash_, expected_, price_;
-  std::vector<std::size_t> members_;
-  std::vector<double> market_share_, pending_dividends_, pending_investment_;
-  // The state (one national account: regional states are for a later stage).
-  double state_ = 0.0;
-  double wage_ = 0.0, cpi_ = 1.0, cpi_base_ = 1.0, income_tax_ = 0.0, coop_bias_ = 0.0;
+  std::vector<float> commons_income_, gig_pay_;
+  std::vector<float> h_wage_, h_gig_, h_coop_, h_commons_, h_care_, h_leisure_;
+  // Producers: platforms 0..K-1, then co-op slots.
+  std::vector<double> cash_, expected_, price_, sales_, staff_capacity_, effective_, wage_bill_;
+  std::vector<std::uint32_t> members_;
+  std::vector<double> market_share_, pending_dividends_, pending_investment_, gig_tasks_;
+  std::vector<std::int32_t> platform_low_;
+  std::vector<std::uint8_t> platform_alive_;
+  std::vector<std::uint32_t> coop_region_;
+  std::vector<std::int32_t> coop_weak_;
+  std::vector<double> coop_loan_, coop_instalment_, coop_capital_;
+  std::vector<std::uint8_t> coop_alive_;
+  // The national state, the regional states and the commons.
+  double state_ = 0.0, commons_fund_ = 0.0;
+  std::vector<double> region_balance_, region_tax_, region_deficit_, urban_, care_coverage_, region_need_;
+  std::vector<double> region_coop_sales_, region_purchases_;
+  std::vector<Package> package_;
+  std::vector<std::uint8_t> adopted_;
+  double wage_ = 0.0, cpi_ = 1.0, cpi_base_ = 1.0, income_tax_ = 0.0, coop_bias_ = 0.0, coop_price_ = 0.0;
+  double permit_price_ = 0.0, knowledge_ = 1.0, resource_ = 1.0, hours_now_ = 0.0;
+  double throughput_open_ = 0.0, output_open_ = 1.0, commons_ref_ = 1.0;
+  double gig_fill_ = 0.0, gig_ratio_ = 0.0, written_off_ = 0.0;
+  std::uint64_t founded_ = 0, dissolved_ = 0;
   Flows last_;
-  // Scratch within a step.
-  std::vector<double> spending_, sales_, wage_bill_;
-  double state_spending_ = 0.0, state_revenue_ = 0.0;
-  sim::SectorId commoners_s_, platforms_s_, coops_s_, state_s_;
-  sim::FlowId wages_f_, coop_pay_f_, purchases_f_, investment_f_, income_tax_f_, platform_tax_f_, benefits_f_,
-      dividends_f_;
+  // Scratch within a step, kept to be reused.
+  std::vector<double> consumption_, neighbour_mean_, propensity_next_, block_scratch_, spending_, region_pi_;
+  std::vector<float> coop_part_;
+  std::vector<std::uint32_t> staff_, pool_, region_pool_, switchers_, region_switchers_, order_, founders_;
+  std::vector<std::size_t> staff_offsets_, cursor_, region_pool_offsets_, region_switcher_offsets_, local_cursor_,
+      switch_cursor_, jg_by_region_;
+  std::vector<double> coop_rate_, demand_, fill_, split_, fill_capacity_, closing_share_, gig_block_totals_;
+  std::vector<std::uint8_t> closing_;
+  std::vector<double> region_a_, region_b_, region_c_, region_d_, region_e_, region_f_, region_g_;
+  std::vector<double> region_spending_, region_revenue_, region_income_, living_gap_;
+  double national_spending_ = 0.0, national_revenue_ = 0.0;
+  sim::SectorId commoners_s_, platforms_s_, coops_s_, state_s_, regions_s_, fund_s_;
+  sim::FlowId wages_f_, coop_pay_f_, gig_pay_f_, jg_wages_f_, purchases_f_, procurement_f_, investment_f_,
+      income_tax_f_, regional_tax_f_, wealth_tax_f_, platform_tax_f_, benefits_f_, basic_income_f_, care_income_f_,
+      dividends_f_, licence_fees_f_, commons_pay_f_, pcp_grants_f_, permits_f_, throughput_dividend_f_,
+      coop_capital_f_, loans_f_, repayment_f_, dissolution_f_, cofinancing_f_;
 };
 
 }  // namespace
@@ -1009,25 +2717,43 @@ double largest_time_budget_error(const sim::Model& model) {
   return economy->largest_time_budget_error();
 }
 
+double largest_employment_identity_error(const sim::Model& model) {
+  const auto* economy = dynamic_cast<const Economy*>(&model);
+  if (economy == nullptr) throw std::invalid_argument("not an economy model");
+  return economy->largest_employment_identity_error();
+}
+
 sim::ModelSpec spec() {
   sim::ModelSpec s;
   s.name = "economy";
-  s.summary = "Commoners, co-ops, platforms and the state, monthly (stage 1: labour, incomes, time use, "
-              "taxes, spending, profits)";
+  s.summary = "Commoners, co-ops, platforms, the commons and the partner state, monthly";
   s.params = parameters();
   s.series = series();
-  s.phase_names = {"set_prices", "match_labour", "pay_work_incomes", "allocate_time",
-                   "tax_and_transfer", "spend", "settle_profits"};
+  s.region_series = region_series();
+  s.region_count = [](const sim::ParamValues& p) { return static_cast<std::size_t>(p.integer("economy.regions")); };
+  s.snapshot_fields = snapshot_fields();
+  s.phase_names = {"apply_policy",     "set_prices",  "match_labour", "pay_work_incomes",   "allocate_time",
+                   "pay_gig_tasks",    "share_commons", "tax_and_transfer", "found_coops", "spend",
+                   "settle_profits",   "dissolve_and_enter", "update_propensity"};
   s.streams = {{"economy.Traits", static_cast<std::uint64_t>(Stream::Traits)},
                {"economy.InitialJobs", static_cast<std::uint64_t>(Stream::InitialJobs)},
                {"economy.Owners", static_cast<std::uint64_t>(Stream::Owners)},
                {"economy.PlatformShares", static_cast<std::uint64_t>(Stream::PlatformShares)},
                {"economy.LabourSearch", static_cast<std::uint64_t>(Stream::LabourSearch)},
                {"economy.Firing", static_cast<std::uint64_t>(Stream::Firing)},
-               {"economy.CoopSwitch", static_cast<std::uint64_t>(Stream::CoopSwitch)}};
-  s.sectors = {"commoners", "platforms", "coops", "state"};
-  s.flow_types = {"wages", "coop_pay", "purchases", "investment", "income_tax", "platform_tax", "benefits",
-                  "dividends"};
+               {"economy.CoopSwitch", static_cast<std::uint64_t>(Stream::CoopSwitch)},
+               {"economy.CoopFounding", static_cast<std::uint64_t>(Stream::CoopFounding)},
+               {"economy.PropensityNoise", static_cast<std::uint64_t>(Stream::PropensityNoise)},
+               {"economy.PlatformEntry", static_cast<std::uint64_t>(Stream::PlatformEntry)},
+               {"economy.NetworkLinks", static_cast<std::uint64_t>(NetworkStream::Links)},
+               {"economy.PolicyAdoption", static_cast<std::uint64_t>(PolicyStream::Adoption)},
+               {"economy.CityLinks", static_cast<std::uint64_t>(PolicyStream::CityLinks)}};
+  s.sectors = {"commoners", "platforms", "coops", "state", "regions", "commons_fund"};
+  s.flow_types = {"wages",      "coop_pay",     "gig_pay",       "job_guarantee_wages", "purchases",
+                  "procurement", "investment",  "income_tax",    "regional_tax",        "wealth_tax",
+                  "platform_tax", "benefits",   "basic_income",  "care_income",         "dividends",
+                  "licence_fees", "commons_pay", "pcp_grants",   "permits",             "throughput_dividend",
+                  "coop_capital", "loans",      "loan_repayment", "dissolution",         "cofinancing"};
   s.time_name = "year";
   s.time_units = "years";
   s.check_params = [](const sim::ParamValues& p) {
@@ -1038,6 +2764,20 @@ sim::ModelSpec spec() {
         p.real("economy.time_budget"))
       throw sim::InputError("economy.care_hours + economy.dependant_care_hours + economy.standard_hours exceed "
                             "economy.time_budget = " + p.text("economy.time_budget"));
+    if (p.integer("economy.commoners") < p.integer("economy.regions"))
+      throw sim::InputError("economy.commoners = " + p.text("economy.commoners") +
+                            " is fewer than economy.regions = " + p.text("economy.regions"));
+    parse_region_policy(p.text("economy.region_policy"), static_cast<std::size_t>(p.integer("economy.regions")));
+    double shares = 0.0;
+    for (const char* k : {"food", "housing", "goods", "digital", "care", "energy"})
+      shares += p.real(std::string("economy.demand_share_") + k);
+    if (shares <= 0.0) throw sim::InputError("economy.demand_share_*: the six demand shares are all 0");
+    const auto R = static_cast<double>(p.integer("economy.regions"));
+    const double ring = R < 2 ? 0.0 : (R == 2 ? 1.0 : R);
+    if (static_cast<double>(p.integer("economy.policy_long_links")) > R * (R - 1.0) / 2.0 - ring)
+      throw sim::InputError("economy.policy_long_links = " + p.text("economy.policy_long_links") +
+                            " exceeds the pairs of cities not already on the ring (" +
+                            sim::format_real(R * (R - 1.0) / 2.0 - ring) + ")");
   };
   s.make = [](const sim::ModelInit& init) { return std::make_unique<Economy>(init); };
   return s;
