@@ -5,7 +5,7 @@ only inside `sim::Simulation::step()` (the phases and the per-step conservation 
 `sim::Simulation::measure()` (the outputs), and reports
 
   step_ir       instructions per agent-step
-  measure_ir    instructions per agent per record
+  measure_ir    instructions per agent per record (measure() and measure_regions())
   step_allocs   heap allocations (malloc/calloc/realloc/aligned allocations) per step
   measure_allocs  heap allocations per record
 
@@ -53,6 +53,13 @@ CASES = {
         "agents": 20000,
         "steps": 20,
     },
+    # bench/million (the partner state in every region) at 10 000 commoners and 100 co-ops.
+    "economy": {
+        "scenario": "scenarios/bench/million.ini",
+        "set": ["economy.commoners=10000", "economy.coops_per_region=5"],
+        "agents": 10000,
+        "steps": 12,
+    },
 }
 
 # Entry points of the heap: a call into one of them from elsewhere is one allocation.
@@ -66,6 +73,7 @@ def callgrind(binary, case, workdir, record_every=1):
     out = Path(workdir) / "callgrind.out"
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--collect-atstart=no",
            "--toggle-collect=sim::Simulation::step()", "--toggle-collect=sim::Simulation::measure()",
+           "--toggle-collect=sim::Simulation::measure_regions()",
            str(binary), "run", str(ROOT / case["scenario"]), "--steps", str(case["steps"]),
            "--record-every", str(record_every), "--threads", "1", "--quiet",
            "--out", str(Path(workdir) / "out.h5")]
@@ -144,6 +152,7 @@ class CallGraph:
 
 STEP = "sim::Simulation::step()"
 MEASURE = "sim::Simulation::measure()"
+MEASURE_REGIONS = "sim::Simulation::measure_regions()"  # per-region series (models with regions)
 
 
 def measure_case(binary, name):
@@ -158,9 +167,9 @@ def measure_case(binary, name):
     records = steps + 1
     return {
         "step_ir": graph.inclusive(STEP) / (agents * steps),
-        "measure_ir": graph.inclusive(MEASURE) / (agents * records),
+        "measure_ir": (graph.inclusive(MEASURE) + graph.inclusive(MEASURE_REGIONS)) / (agents * records),
         "step_allocs": graph.allocations_under(STEP) / steps,
-        "measure_allocs": graph.allocations_under(MEASURE) / records,
+        "measure_allocs": (graph.allocations_under(MEASURE) + graph.allocations_under(MEASURE_REGIONS)) / records,
     }
 
 
