@@ -163,21 +163,26 @@ class SweepFile {
                           "run r has seed splitmix64(seed + (r + 1) * 0x9E3779B97F4A7C15) & (2^53 - 1)");
       h5::write_attribute(g.id(), "run_order", "run = point * replicates + replicate");
     }
-    {  // /series: [run, step]
-      h5::Handle g = h5::create_group(f, "series");
-      Rows run_scale(g.id(), "run", H5T_STD_I64LE, {n_runs}, false);
+    // The run and step scales of a [run, step, ...] group, and the time coordinate along step.
+    auto run_step_scales = [&](hid_t g) {
+      Rows run_scale(g, "run", H5T_STD_I64LE, {n_runs}, false);
       write_all_ints(run_scale.id(), runs);
       h5::make_scale(run_scale.id(), "run");
-      Rows step_scale(g.id(), "step", H5T_STD_I64LE, {n_steps}, false);
-      h5::check(H5Dwrite(step_scale.id(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), g.id(),
+      Rows step_scale(g, "step", H5T_STD_I64LE, {n_steps}, false);
+      h5::check(H5Dwrite(step_scale.id(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), g,
                 "step", "write");
       h5::make_scale(step_scale.id(), "step");
-      Rows time(g.id(), base.model->time_name, H5T_IEEE_F64LE, {n_steps}, false);
-      h5::check(H5Dwrite(time.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, times.data()), g.id(),
+      Rows time(g, base.model->time_name, H5T_IEEE_F64LE, {n_steps}, false);
+      h5::check(H5Dwrite(time.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, times.data()), g,
                 base.model->time_name, "write");
       h5::write_attribute(time.id(), "units", base.model->time_units);
       h5::write_attribute(time.id(), "description", "simulated time at the end of the step (the base scenario's)");
       h5::attach_scale(time.id(), step_scale.id(), 0);
+      return std::pair<Rows, Rows>(std::move(run_scale), std::move(step_scale));
+    };
+    {  // /series: [run, step]
+      h5::Handle g = h5::create_group(f, "series");
+      auto [run_scale, step_scale] = run_step_scales(g.id());
       for (const auto& spec : base.model->series) {
         Rows rows(g.id(), spec.name, H5T_IEEE_F64LE, {n_runs, n_steps}, true);
         h5::write_attribute(rows.id(), "units", spec.units);
@@ -189,19 +194,7 @@ class SweepFile {
     }
     if (regions_ > 0) {  // /regions: [run, step, region], with its own scales so it opens alone
       h5::Handle g = h5::create_group(f, "regions");
-      Rows run_scale(g.id(), "run", H5T_STD_I64LE, {n_runs}, false);
-      write_all_ints(run_scale.id(), runs);
-      h5::make_scale(run_scale.id(), "run");
-      Rows step_scale(g.id(), "step", H5T_STD_I64LE, {n_steps}, false);
-      h5::check(H5Dwrite(step_scale.id(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, steps.data()), g.id(),
-                "step", "write");
-      h5::make_scale(step_scale.id(), "step");
-      Rows time(g.id(), base.model->time_name, H5T_IEEE_F64LE, {n_steps}, false);
-      h5::check(H5Dwrite(time.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, times.data()), g.id(),
-                base.model->time_name, "write");
-      h5::write_attribute(time.id(), "units", base.model->time_units);
-      h5::write_attribute(time.id(), "description", "simulated time at the end of the step (the base scenario's)");
-      h5::attach_scale(time.id(), step_scale.id(), 0);
+      auto [run_scale, step_scale] = run_step_scales(g.id());
       std::vector<std::int64_t> index(regions_);
       for (std::size_t r = 0; r < regions_; ++r) index[r] = static_cast<std::int64_t>(r);
       h5::Handle region_scale = h5::write_ints(g.id(), "region", index);
