@@ -164,7 +164,7 @@ def work_shares(case, record_every):
     step = graph.inclusive(perf_guard.STEP) / c["steps"]
     check = (graph.inclusive("sim::Ledger::check") + graph.inclusive(
         next((fn for callees in graph.calls.values() for fn in callees if fn.endswith("money_in_accounts() const")), "-"))) / c["steps"]
-    measure = graph.inclusive(perf_guard.MEASURE) / (c["steps"] + 1)
+    measure = (graph.inclusive(perf_guard.MEASURE) + graph.inclusive(perf_guard.MEASURE_REGIONS)) / (c["steps"] + 1)
     total = step + measure / record_every
     return {"agents": c["agents"], "check": check / total, "measure": measure / record_every / total}
 
