@@ -103,4 +103,40 @@ double sum(std::size_t n, F&& term, std::size_t block_size = default_block_size)
   return total;
 }
 
+// The indices i in [0, n) for which keep(i) holds, in increasing order, into `out` (replacing
+// its contents), computed in parallel: each block lists its own, then the lists are joined in
+// block order. keep(i) is called once per index and may draw from counter-based streams.
+// `scratch` holds the per-block lists between calls (pass the same one each time to reuse them).
+template <class Keep>
+void select_indices(std::size_t n, Keep&& keep, std::vector<std::uint32_t>& out,
+                    std::vector<std::vector<std::uint32_t>>& scratch,
+                    std::size_t block_size = default_block_size) {
+  const std::size_t blocks = block_count(n, block_size);
+  if (blocks <= 1) {
+    out.clear();
+    for (std::size_t i = 0; i < n; ++i)
+      if (keep(i)) out.push_back(static_cast<std::uint32_t>(i));
+    return;
+  }
+  scratch.resize(blocks);
+  for_blocks(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t b) {
+        auto& list = scratch[b];
+        list.clear();
+        for (std::size_t i = begin; i < end; ++i)
+          if (keep(i)) list.push_back(static_cast<std::uint32_t>(i));
+      },
+      block_size);
+  std::vector<std::size_t> at(blocks + 1, 0);
+  for (std::size_t b = 0; b < blocks; ++b) at[b + 1] = at[b] + scratch[b].size();
+  out.resize(at[blocks]);
+  for_blocks(
+      blocks,
+      [&](std::size_t begin, std::size_t end, std::size_t) {
+        for (std::size_t b = begin; b < end; ++b) std::copy(scratch[b].begin(), scratch[b].end(), out.begin() + at[b]);
+      },
+      1);
+}
+
 }  // namespace sim

@@ -82,9 +82,10 @@ void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint
       },
       scatter_block);
 
-  // 4. Fisher-Yates inside each bucket, each with its own counter.
+  // 4. Fisher-Yates inside each bucket, each with its own counter. One bucket at a time, so a
+  // thread that finishes early (or whose core was taken away) leaves less for the other to wait on.
   const auto bucket_count = static_cast<std::int64_t>(buckets);
-#pragma omp parallel for schedule(dynamic, 8)
+#pragma omp parallel for schedule(dynamic, 1)
   for (std::int64_t k = 0; k < bucket_count; ++k) {
     const std::uint32_t first = bucket_begin_[k];
     const std::uint32_t size = bucket_begin_[k + 1] - first;

@@ -21,7 +21,14 @@ double top_share_sorted(std::span<const double> sorted, double fraction);
 // Median of sorted values (the mean of the middle two when n is even).
 double median_sorted(std::span<const double> sorted);
 
-// A copy of `values`, sorted ascending, using the available threads (sorted halves merged).
+// Sorts `values` ascending in place, using the available threads: a least-significant-digit
+// radix sort on the values' bits (11-bit digits; digits that all values share are skipped), with
+// fixed-size blocks whose per-block counts are combined in block order, so the result is the same
+// on any thread count. Total order: -0 before +0; NaNs (by sign) at the ends. Small inputs use
+// std::sort (the same order, but for the relative order of -0 and +0).
+void sort_ascending(std::span<double> values);
+
+// A copy of `values`, sorted ascending by sort_ascending.
 std::vector<double> sorted_copy(std::span<const double> values);
 
 // Summary of a wealth distribution, from sorted values.

@@ -676,56 +676,65 @@ class Cpr final : public sim::Model {
       review_limits(c);
     }
     // Quotas for this step (t): the limit's rate times dt, shared by the holders of the patch.
-    for (std::size_t i = 0; i < p_.harvesters; ++i) {
-      const std::size_t k = patch_of(i);
-      const double step_catch = tac_[k] * p_.dt;
-      switch (regime_) {
-        case Regime::Market:
-          holding_[i] = step_catch / static_cast<double>(patch_size_[k]);
-          break;
-        case Regime::State:
-          quota_[i] = licensed(i) ? step_catch / static_cast<double>(patch_licences_[k]) : 0.0;
-          break;
-        case Regime::Commons:
-          quota_[i] = member_[i] ? step_catch / static_cast<double>(patch_members_[k]) : 0.0;
-          break;
-        case Regime::OpenAccess:
-          break;
+    sim::for_blocks(p_.harvesters, [&](std::size_t begin, std::size_t end, std::size_t) {
+      for (std::size_t i = begin; i < end; ++i) {
+        const std::size_t k = patch_of(i);
+        const double step_catch = tac_[k] * p_.dt;
+        switch (regime_) {
+          case Regime::Market:
+            holding_[i] = step_catch / static_cast<double>(patch_size_[k]);
+            break;
+          case Regime::State:
+            quota_[i] = licensed(i) ? step_catch / static_cast<double>(patch_licences_[k]) : 0.0;
+            break;
+          case Regime::Commons:
+            quota_[i] = member_[i] ? step_catch / static_cast<double>(patch_members_[k]) : 0.0;
+            break;
+          case Regime::OpenAccess:
+            break;
+        }
       }
-    }
+    });
   }
 
   // The catch limit of each patch, as a rate (t/time), held until the next review.
   void review_limits(const sim::StepContext& c) {
     const double factor = p_.cap_factor.at(c.step);
-    for (std::size_t k = 0; k < p_.patches; ++k) {
-      if (regime_ == Regime::Commons) {
-        // Collective choice: every member proposes a rate from the stock it sees; the median wins.
-        std::vector<double> proposals;
-        proposals.reserve(patch_members_[k]);
-        for (std::size_t i = k; i < p_.harvesters; i += p_.patches) {
-          if (!member_[i]) continue;
-          sim::Rng rng{seed_, Stream::Assessment, static_cast<std::uint64_t>(c.step), i};
-          const double seen = stock_[k] * std::exp(p_.observation_error * rng.normal(0.0, 1.0));
-          const double rate = p_.f_mey() * factor * (1.0 + p_.proposal_bias * (1.0 - coop_[i]));
-          proposals.push_back(rate * seen);
+    // Patches review independently (each writes only its own limit and licences), in parallel.
+    const auto patches = static_cast<std::int64_t>(p_.patches);
+#pragma omp parallel if (patches > 1 && p_.harvesters >= 2 * sim::default_block_size)
+    {
+      std::vector<double> proposals;
+#pragma omp for schedule(static)
+      for (std::int64_t patch = 0; patch < patches; ++patch) {
+        const auto k = static_cast<std::size_t>(patch);
+        if (regime_ == Regime::Commons) {
+          // Collective choice: every member proposes a rate from the stock it sees; the median wins.
+          proposals.clear();
+          for (std::size_t i = k; i < p_.harvesters; i += p_.patches) {
+            if (!member_[i]) continue;
+            sim::Rng rng{seed_, Stream::Assessment, static_cast<std::uint64_t>(c.step), i};
+            const double seen = stock_[k] * std::exp(p_.observation_error * rng.normal(0.0, 1.0));
+            const double rate = p_.f_mey() * factor * (1.0 + p_.proposal_bias * (1.0 - coop_[i]));
+            proposals.push_back(rate * seen);
+          }
+          if (proposals.empty()) {
+            tac_[k] = 0.0;
+            continue;
+          }
+          std::sort(proposals.begin(), proposals.end());
+          tac_[k] = sim::median_sorted(proposals);
+        } else {
+          // The regulator assesses each patch once (index past the harvesters' ids).
+          sim::Rng rng{seed_, Stream::Assessment, static_cast<std::uint64_t>(c.step), p_.harvesters + k};
+          const double assessed = stock_[k] * std::exp(p_.assessment_error * rng.normal(0.0, 1.0));
+          const Target target = regime_ == Regime::Market ? p_.market_cap : p_.state_target;
+          tac_[k] = p_.f_target(target) * factor * assessed;
+          // Limited entry: the state licenses just enough boats to take the catch at the target
+          // while using `licence_utilisation` of their capacity (skill 1), the first ones by id.
+          const double needed = p_.f_target(target) * factor / (p_.q * p_.max_effort * p_.licence_utilisation);
+          patch_licences_[k] = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(needed)), 1, patch_size_[k]);
         }
-        if (proposals.empty()) {
-          tac_[k] = 0.0;
-          continue;
-        }
-        std::sort(proposals.begin(), proposals.end());
-        tac_[k] = sim::median_sorted(proposals);
-      } else {
-        // The regulator assesses each patch once (index past the harvesters' ids).
-        sim::Rng rng{seed_, Stream::Assessment, static_cast<std::uint64_t>(c.step), p_.harvesters + k};
-        const double assessed = stock_[k] * std::exp(p_.assessment_error * rng.normal(0.0, 1.0));
-        const Target target = regime_ == Regime::Market ? p_.market_cap : p_.state_target;
-        tac_[k] = p_.f_target(target) * factor * assessed;
-        // Limited entry: the state licenses just enough boats to take the catch at the target
-        // while using `licence_utilisation` of their capacity (skill 1), the first ones by id.
-        const double needed = p_.f_target(target) * factor / (p_.q * p_.max_effort * p_.licence_utilisation);
-        patch_licences_[k] = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(needed)), 1, patch_size_[k]);
       }
     }
   }
@@ -736,22 +745,29 @@ class Cpr final : public sim::Model {
   void trade_quota(sim::StepContext&) {
     if (p_.mode != Mode::Fishery || regime_ != Regime::Market) return;
     std::fill(use_.begin(), use_.end(), 0.0);
-    std::vector<std::size_t> order;
-    for (std::size_t k = 0; k < p_.patches; ++k) {
-      order.clear();
-      for (std::size_t i = k; i < p_.harvesters; i += p_.patches)
-        if (margin(i) > 0.0) order.push_back(i);
-      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return margin(a) > margin(b); });
-      double left = tac_[k] * p_.dt;
-      double price = 0.0;
-      for (std::size_t i : order) {
-        if (left <= 0.0) break;
-        const double capacity = p_.q * skill_[i] * p_.max_effort * stock_[k] * p_.dt;
-        use_[i] = std::min(capacity, left);
-        left -= use_[i];
-        if (left <= 0.0) price = margin(i);
+    // Patches clear independently (each writes only its own harvesters and price), in parallel.
+    const auto patches = static_cast<std::int64_t>(p_.patches);
+#pragma omp parallel if (patches > 1 && p_.harvesters >= 2 * sim::default_block_size)
+    {
+      std::vector<std::size_t> order;
+#pragma omp for schedule(static)
+      for (std::int64_t patch = 0; patch < patches; ++patch) {
+        const auto k = static_cast<std::size_t>(patch);
+        order.clear();
+        for (std::size_t i = k; i < p_.harvesters; i += p_.patches)
+          if (margin(i) > 0.0) order.push_back(i);
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return margin(a) > margin(b); });
+        double left = tac_[k] * p_.dt;
+        double price = 0.0;
+        for (std::size_t i : order) {
+          if (left <= 0.0) break;
+          const double capacity = p_.q * skill_[i] * p_.max_effort * stock_[k] * p_.dt;
+          use_[i] = std::min(capacity, left);
+          left -= use_[i];
+          if (left <= 0.0) price = margin(i);
+        }
+        quota_price_[k] = price;
       }
-      quota_price_[k] = price;
     }
   }
 

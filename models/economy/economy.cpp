@@ -898,9 +898,12 @@ class Economy final : public sim::Model {
   }
 
   void measure_regions(std::span<double> v) override {
-    std::vector<std::uint32_t> members;
-    for (std::size_t r = 0; r < R_; ++r) {
-      members.clear();
+    // Regions are independent and each writes only its own cells: computed in parallel.
+    const auto regions = static_cast<std::int64_t>(R_);
+#pragma omp parallel for schedule(dynamic)
+    for (std::int64_t region = 0; region < regions; ++region) {
+      const auto r = static_cast<std::size_t>(region);
+      std::vector<std::uint32_t> members;
       for (std::size_t i = r; i < n_; i += R_) members.push_back(static_cast<std::uint32_t>(i));
       const Group g = group_stats(members);
       const auto put = [&](RegionSeries s, double x) { v[s * R_ + r] = x; };
@@ -1119,12 +1122,12 @@ class Economy final : public sim::Model {
     g.job_guarantee = static_cast<double>(jg) / dm;
     g.coop_employment = jobless == m ? 0.0 : static_cast<double>(in_coops) / static_cast<double>(m - jobless);
     g.gig_share = static_cast<double>(gig) / dm;
-    std::sort(gig_rates.begin(), gig_rates.end());
+    sim::sort_ascending(gig_rates);
     g.gig_pay_median = gig_rates.empty() ? 0.0 : sim::median_sorted(gig_rates);
-    std::sort(income.begin(), income.end());
+    sim::sort_ascending(income);
     g.median_income = sim::median_sorted(income);
     g.gini_income = sim::gini_sorted(income);
-    std::sort(wealth.begin(), wealth.end());
+    sim::sort_ascending(wealth);
     g.gini_wealth = sim::gini_sorted(wealth);
     g.top10 = sim::top_share_sorted(wealth, 0.1);
     g.top1 = sim::top_share_sorted(wealth, 0.01);
@@ -1681,18 +1684,18 @@ class Economy final : public sim::Model {
 
     // The unemployed in one random order, and by region in that order; platform workers with
     // high propensity who would switch to a co-op this month, by region.
-    pool_.clear();
-    for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] == unemployed) pool_.push_back(static_cast<std::uint32_t>(i));
+    sim::select_indices(n_, [&](std::size_t i) { return employer_[i] == unemployed; }, pool_, select_scratch_);
     shuffle(pool_, Stream::LabourSearch, c.step, 0);
     by_region(pool_, region_pool_, region_pool_offsets_);
-    switchers_.clear();
-    for (std::size_t i = 0; i < n_; ++i) {
-      const std::int32_t e = employer_[i];
-      if (e < 0 || is_coop(static_cast<std::size_t>(e)) || propensity_[i] <= p_.coop_switch_propensity) continue;
-      sim::Rng rng{seed_, Stream::CoopSwitch, u(c.step), i};
-      if (rng.bernoulli(p_.coop_switch_rate)) switchers_.push_back(static_cast<std::uint32_t>(i));
-    }
+    sim::select_indices(
+        n_,
+        [&](std::size_t i) {
+          const std::int32_t e = employer_[i];
+          if (e < 0 || is_coop(static_cast<std::size_t>(e)) || propensity_[i] <= p_.coop_switch_propensity) return false;
+          sim::Rng rng{seed_, Stream::CoopSwitch, u(c.step), i};
+          return rng.bernoulli(p_.coop_switch_rate);
+        },
+        switchers_, select_scratch_);
     by_region(switchers_, region_switchers_, region_switcher_offsets_);
 
     // Hiring: producers in random order; platforms meet the unemployed in the national order,
@@ -2695,6 +2698,7 @@ class Economy final : public sim::Model {
   std::vector<double> consumption_, neighbour_mean_, propensity_next_, block_scratch_, spending_, region_pi_;
   std::vector<float> coop_part_;
   std::vector<std::uint32_t> staff_, pool_, region_pool_, switchers_, region_switchers_, order_, founders_;
+  std::vector<std::vector<std::uint32_t>> select_scratch_;  // per-block lists (sim::select_indices)
   std::vector<std::size_t> staff_offsets_, cursor_, region_pool_offsets_, region_switcher_offsets_, local_cursor_,
       switch_cursor_, jg_by_region_;
   std::vector<double> coop_rate_, demand_, fill_, split_, fill_capacity_, closing_share_, gig_block_totals_;

@@ -90,3 +90,23 @@ TEST_CASE("an exception in a parallel loop reaches the caller: the lowest block'
     CHECK(std::string(e.what()) == "block 3");
   }
 }
+
+TEST_CASE("select_indices lists the kept indices in order, the same on any thread count", "[parallel][determinism]") {
+  for (const std::size_t n : {std::size_t{0}, std::size_t{100}, std::size_t{100003}}) {
+    auto keep = [](std::size_t i) { return (i * 2654435761u) % 7 < 3; };
+    std::vector<std::uint32_t> expected;
+    for (std::size_t i = 0; i < n; ++i)
+      if (keep(i)) expected.push_back(static_cast<std::uint32_t>(i));
+    const int before = sim::max_threads();
+    for (int threads : {1, 2, 4}) {
+      sim::set_threads(threads);
+      std::vector<std::uint32_t> out{42, 43};  // replaced, not appended to
+      std::vector<std::vector<std::uint32_t>> scratch;
+      sim::select_indices(n, keep, out, scratch);
+      CHECK(out == expected);
+      sim::select_indices(n, keep, out, scratch);  // scratch reused
+      CHECK(out == expected);
+    }
+    sim::set_threads(before);
+  }
+}

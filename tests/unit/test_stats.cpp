@@ -1,8 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <vector>
 
+#include "sim/parallel.hpp"
 #include "sim/stats.hpp"
 
 TEST_CASE("Gini of hand-computed cases", "[stats]") {
@@ -46,4 +50,55 @@ TEST_CASE("a parallel sorted copy equals std::sort", "[stats]") {
   auto expected = v;
   std::sort(expected.begin(), expected.end());
   CHECK(sim::sorted_copy(v) == expected);
+}
+
+TEST_CASE("sort_ascending orders any doubles as std::sort does, on any thread count", "[stats]") {
+  // Sizes on both sides of the radix sort's threshold and of its block size; values of both
+  // signs over many magnitudes, ties, zeros and infinities.
+  for (const std::size_t n : {std::size_t{10}, std::size_t{40000}, std::size_t{200003}}) {
+    std::vector<double> v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double x = std::sin(static_cast<double>(i) * 12.9898) * 43758.5453;
+      v[i] = i % 7 == 0 ? std::ldexp(x, static_cast<int>(i % 200) - 100) : (i % 11 == 0 ? 3.25 : x);
+    }
+    v[n / 2] = 0.0;
+    v[n / 3] = std::numeric_limits<double>::infinity();
+    v[n / 5] = -std::numeric_limits<double>::infinity();
+    auto expected = v;
+    std::sort(expected.begin(), expected.end());
+    auto one = v;
+    auto many = v;
+    const int threads_before = sim::max_threads();
+    sim::set_threads(1);
+    sim::sort_ascending(one);
+    sim::set_threads(4);
+    sim::sort_ascending(many);
+    sim::set_threads(threads_before);
+    CHECK(one == expected);
+    CHECK(std::memcmp(one.data(), many.data(), n * sizeof(double)) == 0);
+  }
+}
+
+TEST_CASE("sort_ascending on constant digits and equal values", "[stats]") {
+  // Integers: the low mantissa digits are all zero and are skipped; the order must still hold.
+  std::vector<double> v(100000);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 7919) % 1000);
+  auto expected = v;
+  std::sort(expected.begin(), expected.end());
+  sim::sort_ascending(v);
+  CHECK(v == expected);
+  std::vector<double> same(70000, 2.5);
+  sim::sort_ascending(same);
+  CHECK(same == std::vector<double>(70000, 2.5));
+}
+
+TEST_CASE("summarise_sorted gives the same bits as the separate statistics", "[stats]") {
+  std::vector<double> v(100001);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::exp(std::sin(static_cast<double>(i) * 3.7) * 3.0);
+  sim::sort_ascending(v);
+  const auto s = sim::summarise_sorted(v);
+  CHECK(s.gini == sim::gini_sorted(v));
+  CHECK(s.top10_share == sim::top_share_sorted(v, 0.10));
+  CHECK(s.top1_share == sim::top_share_sorted(v, 0.01));
+  CHECK(s.median == sim::median_sorted(v));
 }
