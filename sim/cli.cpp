@@ -509,7 +509,8 @@ int run(int argc, char** argv, const ModelList& models) {
               << " (see commons-sim --help)\n";
     return exit_input_error;
   } catch (const InputError& e) {
-    if (!is_secondary_rank()) std::cerr << e.what() << "\n";  // under mpirun, once
+    // Under mpirun, once; an empty message was reported already (sweep.cpp, rank 0).
+    if (!is_secondary_rank() && *e.what() != '\0') std::cerr << e.what() << "\n";
     return exit_input_error;
   } catch (const RunError& e) {
     if (!is_secondary_rank()) std::cerr << "commons-sim: " << e.what() << "\n";

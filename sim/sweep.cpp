@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <iostream>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -815,6 +816,16 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   }
 #ifdef SIM_HAVE_MPI
   mpi.share_outcome(error);
+  if (!error.empty() && mpi.parallel()) {
+    // mpirun stops every rank as soon as one exits with an error: rank 0 says why before any
+    // rank may leave, and the ranks leave with an error that was reported already.
+    if (mpi.rank() == 0) {
+      std::cerr << error << "\n";
+      std::cerr.flush();
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    throw InputError("");
+  }
 #endif
   if (!error.empty()) throw InputError(error);
 
