@@ -136,6 +136,21 @@ int report_run(const char* command, const RunResult& result, const std::string& 
   return result.exit_code;
 }
 
+// `--timings`: where the run's wall time went, on stderr (so it shows under --quiet too).
+void report_timings(const RunResult& result) {
+  double accounted = 0.0;
+  for (const auto& [part, seconds] : result.timings) accounted += seconds;
+  const double total = result.wall_seconds;
+  auto line = [&](const std::string& part, double seconds) {
+    std::fprintf(stderr, "  %-32s %10.3f s %6.1f %%\n", part.c_str(), seconds,
+                 total > 0 ? 100.0 * seconds / total : 0.0);
+  };
+  std::fprintf(stderr, "time spent (wall seconds, share of the run):\n");
+  for (const auto& [part, seconds] : result.timings) line(part, seconds);
+  line("start-up and the rest", std::max(0.0, total - accounted));
+  line("whole run", total);
+}
+
 int command_run(const std::vector<std::string>& args, const ModelList& models, const std::string& command_line) {
   po::options_description options("commons-sim run SCENARIO [options]");
   add_set_option(options);
@@ -149,6 +164,7 @@ int command_run(const std::vector<std::string>& args, const ModelList& models, c
       ("flush-every", po::value<std::string>(), "flush the output file every N steps (sim.flush_every)")
       ("checkpoint-every", po::value<std::int64_t>(), "write a checkpoint every N steps (see commons-sim resume)")
       ("checkpoint", po::value<std::string>(), "the checkpoint file (default: the output's name + .checkpoint)")
+      ("timings", "print where the wall time went (each phase, the check, outputs) on stderr")
       ("quiet", "no progress line and no summary");
   const Parsed parsed = parse("run", args, options, "scenario");
   if (parsed.help) {
@@ -181,6 +197,7 @@ int command_run(const std::vector<std::string>& args, const ModelList& models, c
     throw InputError("commons-sim run: --checkpoint needs --checkpoint-every");
 
   const RunResult result = run_scenario(scenario, run);
+  if (vm.count("timings")) report_timings(result);
   return report_run("run", result, scenario.model->name, scenario.seed, scenario.steps, run.out, quiet);
 }
 
@@ -189,6 +206,7 @@ int command_resume(const std::vector<std::string>& args, const ModelList& models
   options.add_options()
       ("threads", po::value<int>(), "threads inside the run (results do not depend on it)")
       ("checkpoint-every", po::value<std::int64_t>(), "steps between checkpoints (default: as before)")
+      ("timings", "print where the wall time went (each phase, the check, outputs) on stderr")
       ("quiet", "no progress line and no summary");
   const Parsed parsed = parse("resume", args, options, "checkpoint");
   if (parsed.help) {
@@ -209,6 +227,7 @@ int command_resume(const std::vector<std::string>& args, const ModelList& models
   const std::filesystem::path checkpoint = vm["checkpoint"].as<std::string>();
   const Checkpoint c = read_checkpoint(checkpoint);
   const RunResult result = resume_run(checkpoint, run, models);
+  if (vm.count("timings")) report_timings(result);
   return report_run("resume", result, c.model, 0, -1, c.out, quiet);
 }
 

@@ -114,16 +114,24 @@ RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file,
   RunResult result;
   result.steps_completed = simulation.steps_done();
   const std::vector<std::int64_t> snapshots = snapshot_steps(scenario);
+  double writing = 0.0, snapshotting = 0.0, checkpointing = 0.0;
+  auto timed = [](double& seconds, auto&& work) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   auto record = [&] {
     position.last_recorded = simulation.steps_done();
     const FlowMatrix flows = simulation.take_flows();
     const auto values = simulation.measure();
     const auto regions = simulation.measure_regions();
-    file.append(simulation.steps_done(), simulation.time(), values, flows.cells(), regions);
-    if (simulation.steps_done() - position.last_flushed >= scenario.flush_every) {
-      file.flush(simulation.steps_done());
-      position.last_flushed = simulation.steps_done();
-    }
+    timed(writing, [&] {
+      file.append(simulation.steps_done(), simulation.time(), values, flows.cells(), regions);
+      if (simulation.steps_done() - position.last_flushed >= scenario.flush_every) {
+        file.flush(simulation.steps_done());
+        position.last_flushed = simulation.steps_done();
+      }
+    });
     result.final_values.clear();
     for (std::size_t i = 0; i < values.size(); ++i)
       result.final_values.emplace_back(scenario.model->series[i].name, values[i]);
@@ -132,26 +140,41 @@ RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file,
   // holds every snapshot up to the checkpoint.
   auto snapshot = [&] {
     if (!std::binary_search(snapshots.begin(), snapshots.end(), simulation.steps_done())) return;
-    State state;
-    simulation.model().snapshot(state);
-    file.write_snapshot(simulation.steps_done(), state);
+    timed(snapshotting, [&] {
+      State state;
+      simulation.model().snapshot(state);
+      file.write_snapshot(simulation.steps_done(), state);
+    });
+  };
+  auto account_times = [&] {
+    const auto& times = simulation.times();
+    result.timings.clear();
+    for (std::size_t i = 0; i < times.phases.size(); ++i)
+      result.timings.emplace_back("phase " + simulation.phases()[i].name, times.phases[i]);
+    result.timings.emplace_back("conservation check", times.check);
+    result.timings.emplace_back("measuring outputs", times.measure);
+    result.timings.emplace_back("writing the output file", writing);
+    result.timings.emplace_back("snapshots", snapshotting);
+    result.timings.emplace_back("checkpoints", checkpointing);
   };
   auto checkpoint = [&] {
-    // The output must hold every record up to the checkpoint before the checkpoint exists.
-    file.flush(simulation.steps_done());
-    position.last_flushed = simulation.steps_done();
-    Checkpoint c;
-    c.version = sim::version;
-    c.model = scenario.model->name;
-    c.scenario_text = scenario.resolved_text;
-    c.scenario_file = scenario.file;
-    c.out = std::filesystem::absolute(file.path());
-    c.step = simulation.steps_done();
-    c.last_recorded = position.last_recorded;
-    c.last_flushed = position.last_flushed;
-    c.checkpoint_every = options.checkpoint_every;
-    simulation.save(c.state);
-    write_checkpoint(options.checkpoint, c);
+    timed(checkpointing, [&] {
+      // The output must hold every record up to the checkpoint before the checkpoint exists.
+      file.flush(simulation.steps_done());
+      position.last_flushed = simulation.steps_done();
+      Checkpoint c;
+      c.version = sim::version;
+      c.model = scenario.model->name;
+      c.scenario_text = scenario.resolved_text;
+      c.scenario_file = scenario.file;
+      c.out = std::filesystem::absolute(file.path());
+      c.step = simulation.steps_done();
+      c.last_recorded = position.last_recorded;
+      c.last_flushed = position.last_flushed;
+      c.checkpoint_every = options.checkpoint_every;
+      simulation.save(c.state);
+      write_checkpoint(options.checkpoint, c);
+    });
   };
 
   try {
@@ -175,8 +198,10 @@ RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file,
     result.status = "failed";
     result.exit_code = exit_run_error;
     result.error = e.what();
+    timed(writing,
+          [&] { file.finish(result.status, result.steps_completed, wall_seconds(), utc_now()); });
     result.wall_seconds = wall_seconds();
-    file.finish(result.status, result.steps_completed, result.wall_seconds, utc_now());
+    account_times();
     return result;
   }
   progress.done();
@@ -187,8 +212,10 @@ RunResult drive(const Scenario& scenario, Simulation& simulation, RunFile& file,
     result.status = "complete";
     result.exit_code = exit_ok;
   }
+  timed(writing,
+        [&] { file.finish(result.status, result.steps_completed, wall_seconds(), utc_now()); });
   result.wall_seconds = wall_seconds();
-  file.finish(result.status, result.steps_completed, result.wall_seconds, utc_now());
+  account_times();
   return result;
 }
 

@@ -26,6 +26,10 @@ struct RunResult {
   std::int64_t steps_completed = 0;
   double wall_seconds = 0.0;
   std::vector<std::pair<std::string, double>> final_values;  // each series at the last record
+  // Where the wall time went, in seconds: "phase <name>" for each phase, then "conservation
+  // check", "measuring outputs", "writing the output file", "snapshots", "checkpoints"; the rest
+  // of wall_seconds is start-up (building the model, creating or carrying over the file).
+  std::vector<std::pair<std::string, double>> timings;
 };
 
 // Runs the scenario, writing `options.out`. SIGINT and SIGTERM stop the run after the current

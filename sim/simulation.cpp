@@ -1,5 +1,6 @@
 #include "sim/simulation.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,12 @@
 
 namespace sim {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
 
 // The first non-finite float64 in the saved state, with every other entry that holds one.
 // Entries are named "<kind>.<field>" (agent kind or part of the model, then the field); the
@@ -70,15 +77,23 @@ Simulation::Simulation(const Scenario& scenario)
     regions_ = spec_->region_count(scenario.params);
     region_values_.assign(spec_->region_series.size() * regions_, 0.0);
   }
+  times_.phases.assign(phases_.size(), 0.0);
   ledger_.check(0, model_->money_in_accounts());
 }
 
 void Simulation::step() {
   ++context_.step;
-  for (auto& phase : phases_) phase.run(context_);
+  auto start = Clock::now();
+  for (std::size_t i = 0; i < phases_.size(); ++i) {
+    phases_[i].run(context_);
+    const auto end = Clock::now();
+    times_.phases[i] += seconds_between(start, end);
+    start = end;
+  }
   const double money = model_->money_in_accounts();
   if (!std::isfinite(money) || !std::isfinite(ledger_.expected_money())) non_finite("money");
   ledger_.check(context_.step, money);
+  times_.check += seconds_between(start, Clock::now());
 }
 
 void Simulation::non_finite(const std::string& what) const {
@@ -106,12 +121,16 @@ void Simulation::restore(const State& state, std::int64_t step) {
 }
 
 std::span<const double> Simulation::measure_regions() {
+  const auto start = Clock::now();
   if (!region_values_.empty()) model_->measure_regions(region_values_);
+  times_.measure += seconds_between(start, Clock::now());
   return region_values_;
 }
 
 std::span<const double> Simulation::measure() {
+  const auto start = Clock::now();
   model_->measure(values_);
+  times_.measure += seconds_between(start, Clock::now());
   // NaN is a series' "undefined" (a mean over nobody); an infinity is always a fault.
   for (std::size_t i = 0; i < values_.size(); ++i)
     if (std::isinf(values_[i])) non_finite("series '" + spec_->series[i].name + "'");

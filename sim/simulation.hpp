@@ -24,6 +24,16 @@ class Simulation {
   // "<kind>.<field>"), so the fault is reported where it appears, not hidden in a sum.
   void step();
 
+  // Wall seconds spent so far in each phase (in phase order), in the stock-flow check after each
+  // step and in measure()/measure_regions(): where a run's time goes, for `run --timings` and
+  // the benchmarks. Reading the clock costs well under a microsecond per phase.
+  struct Times {
+    std::vector<double> phases;
+    double check = 0.0;
+    double measure = 0.0;
+  };
+  const Times& times() const { return times_; }
+
   std::int64_t steps_done() const { return context_.step; }
   double time() const { return model_->time_at(context_.step); }
   // Every declared series for the current state, in declaration order. An infinite value is a
@@ -58,6 +68,7 @@ class Simulation {
   std::vector<double> values_;
   std::size_t regions_ = 0;
   std::vector<double> region_values_;
+  Times times_;
 };
 
 }  // namespace sim

@@ -10,18 +10,60 @@
 
 namespace sim {
 
-double gini_sorted(std::span<const double> sorted) {
-  const std::size_t n = sorted.size();
-  if (n == 0) return std::numeric_limits<double>::quiet_NaN();
+namespace {
+
+// The sums over a sorted sample run in fixed blocks, in parallel, with the block partials added
+// in block order: the same bits on any thread count, and gini_sorted, top_share_sorted and
+// summarise_sorted all use the same order, so they agree to the bit.
+constexpr std::size_t stats_block = 1 << 15;
+
+struct TotalAndWeighted {
   double total = 0.0;
-  double weighted = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    total += sorted[i];
-    weighted += static_cast<double>(i + 1) * sorted[i];
+  double weighted = 0.0;  // sum of (i + 1) x_i
+};
+
+TotalAndWeighted total_and_weighted(std::span<const double> sorted) {
+  const auto partials = block_partials<TotalAndWeighted>(
+      sorted.size(),
+      [&](std::size_t begin, std::size_t end, std::size_t) {
+        TotalAndWeighted s;
+        for (std::size_t i = begin; i < end; ++i) {
+          s.total += sorted[i];
+          s.weighted += static_cast<double>(i + 1) * sorted[i];
+        }
+        return s;
+      },
+      stats_block);
+  TotalAndWeighted sums;
+  for (const auto& p : partials) {
+    sums.total += p.total;
+    sums.weighted += p.weighted;
   }
-  if (total == 0.0) return std::numeric_limits<double>::quiet_NaN();
+  return sums;
+}
+
+double total_of(std::span<const double> values) {
+  return sum(
+      values.size(), [&](std::size_t i) { return values[i]; }, stats_block);
+}
+
+double gini_from(const TotalAndWeighted& sums, std::size_t n) {
+  if (sums.total == 0.0) return std::numeric_limits<double>::quiet_NaN();
   const auto nd = static_cast<double>(n);
-  return 2.0 * weighted / (nd * total) - (nd + 1.0) / nd;
+  return 2.0 * sums.weighted / (nd * sums.total) - (nd + 1.0) / nd;
+}
+
+double top_sum(std::span<const double> sorted, std::size_t k) {
+  double top = 0.0;
+  for (std::size_t i = sorted.size() - k; i < sorted.size(); ++i) top += sorted[i];
+  return top;
+}
+
+}  // namespace
+
+double gini_sorted(std::span<const double> sorted) {
+  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+  return gini_from(total_and_weighted(sorted), sorted.size());
 }
 
 std::size_t top_count(std::size_t n, double fraction) {
@@ -32,12 +74,7 @@ std::size_t top_count(std::size_t n, double fraction) {
 double top_share_sorted(std::span<const double> sorted, double fraction) {
   const std::size_t n = sorted.size();
   if (n == 0) return std::numeric_limits<double>::quiet_NaN();
-  const std::size_t k = top_count(n, fraction);
-  double total = 0.0;
-  for (std::size_t i = 0; i < n; ++i) total += sorted[i];
-  double top = 0.0;
-  for (std::size_t i = n - k; i < n; ++i) top += sorted[i];
-  return top / total;
+  return top_sum(sorted, top_count(n, fraction)) / total_of(sorted);
 }
 
 double median_sorted(std::span<const double> sorted) {
@@ -165,35 +202,40 @@ DistributionSummary summarise_sorted(std::span<const double> sorted) {
   const std::size_t n = sorted.size();
   if (n == 0) return s;
   const auto nd = static_cast<double>(n);
-  // The same sums, in the same order, as gini_sorted and top_share_sorted, in two passes.
-  double total = 0.0;
-  double weighted = 0.0;
-  for (std::size_t i = 0; i < n; ++i) {
-    total += sorted[i];
-    weighted += static_cast<double>(i + 1) * sorted[i];
-  }
-  s.mean = total / nd;
-  double squares = 0.0;
-  std::size_t below_mean = 0;
-  std::size_t negative = 0;
-  for (double x : sorted) {
-    squares += (x - s.mean) * (x - s.mean);
-    below_mean += x < s.mean ? 1 : 0;
-    negative += x < 0.0 ? 1 : 0;
-  }
-  s.gini = total == 0.0 ? std::numeric_limits<double>::quiet_NaN() : 2.0 * weighted / (nd * total) - (nd + 1.0) / nd;
-  auto top_share = [&](double fraction) {
-    double top = 0.0;
-    for (std::size_t i = n - top_count(n, fraction); i < n; ++i) top += sorted[i];
-    return top / total;
+  const TotalAndWeighted sums = total_and_weighted(sorted);
+  s.mean = sums.total / nd;
+  struct Spread {
+    double squares = 0.0;
+    std::size_t below_mean = 0;
+    std::size_t negative = 0;
   };
-  s.top10_share = top_share(0.10);
-  s.top1_share = top_share(0.01);
-  s.largest_share = sorted.back() / total;
-  s.below_mean_share = static_cast<double>(below_mean) / nd;
+  const auto partials = block_partials<Spread>(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t) {
+        Spread p;
+        for (std::size_t i = begin; i < end; ++i) {
+          const double x = sorted[i];
+          p.squares += (x - s.mean) * (x - s.mean);
+          p.below_mean += x < s.mean ? 1 : 0;
+          p.negative += x < 0.0 ? 1 : 0;
+        }
+        return p;
+      },
+      stats_block);
+  Spread spread;
+  for (const auto& p : partials) {
+    spread.squares += p.squares;
+    spread.below_mean += p.below_mean;
+    spread.negative += p.negative;
+  }
+  s.gini = gini_from(sums, n);
+  s.top10_share = top_sum(sorted, top_count(n, 0.10)) / sums.total;
+  s.top1_share = top_sum(sorted, top_count(n, 0.01)) / sums.total;
+  s.largest_share = sorted.back() / sums.total;
+  s.below_mean_share = static_cast<double>(spread.below_mean) / nd;
   s.median = median_sorted(sorted);
-  s.var_over_mean_sq = squares / nd / (s.mean * s.mean);
-  s.negative_share = static_cast<double>(negative) / nd;
+  s.var_over_mean_sq = spread.squares / nd / (s.mean * s.mean);
+  s.negative_share = static_cast<double>(spread.negative) / nd;
   return s;
 }
 

@@ -14,16 +14,19 @@
 //            commons and co-op income f32 4, gig pay f32 4                                 44
 //   time     wage, gig, co-op, commons, care, leisure hours f32 x 6                        24
 //   scratch  consumption f64 8, co-op part f32 4, neighbour mean f64 8, propensity next
-//            f64 8, staff list u32 4, unemployed and switcher lists u32 8                  40
+//            f64 8, staff list u32 4, unemployed and switcher lists u32 8,
+//            income, wealth and gig pay copied by region for the statistics f64 x 3      64
 //   network  degree x u32 links (network.hpp)                                    4 x degree
-//   total    120 + 4 x degree (144 at degree 6); measure() sorts copies (16 B transient)
+//   total    144 + 4 x degree (168 at degree 6)
 #include "models/economy/economy.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -850,7 +853,9 @@ class Economy final : public sim::Model {
     v[PlatformProfits] = last_.platform_profits;
     v[ValueCaptured] = last_.value_captured;
     v[LicenceFees] = last_.licence_fees;
-    const Group all = group_stats(all_members());
+    group_stats_ = group_stats();
+    group_stats_fresh_ = true;
+    const Group& all = group_stats_.all;
     v[CoopEmployment] = all.coop_employment;
     v[GigShare] = all.gig_share;
     v[Unemployment] = all.unemployment;
@@ -898,14 +903,11 @@ class Economy final : public sim::Model {
   }
 
   void measure_regions(std::span<double> v) override {
-    // Regions are independent and each writes only its own cells: computed in parallel.
-    const auto regions = static_cast<std::int64_t>(R_);
-#pragma omp parallel for schedule(dynamic)
-    for (std::int64_t region = 0; region < regions; ++region) {
-      const auto r = static_cast<std::size_t>(region);
-      std::vector<std::uint32_t> members;
-      for (std::size_t i = r; i < n_; i += R_) members.push_back(static_cast<std::uint32_t>(i));
-      const Group g = group_stats(members);
+    // measure() of the same state has made them, unless it was not called since the last step.
+    if (!group_stats_fresh_) group_stats_ = group_stats();
+    group_stats_fresh_ = false;
+    for (std::size_t r = 0; r < R_; ++r) {
+      const Group& g = group_stats_.regions[r];
       const auto put = [&](RegionSeries s, double x) { v[s * R_ + r] = x; };
       put(RCoopEmployment, g.coop_employment);
       put(RGigShare, g.gig_share);
@@ -1001,6 +1003,7 @@ class Economy final : public sim::Model {
   }
 
   void restore(const sim::State& s) override {
+    group_stats_fresh_ = false;
     s.get("commoners.money", money_);
     s.get("commoners.propensity", propensity_);
     s.get("commoners.employer", employer_);
@@ -1075,53 +1078,142 @@ class Economy final : public sim::Model {
     std::array<double, 6> hours{};  // wage, gig, co-op, commons, care, leisure
   };
 
-  std::vector<std::uint32_t> all_members() const {
-    std::vector<std::uint32_t> ids(n_);
-    std::iota(ids.begin(), ids.end(), 0u);
-    return ids;
+  // Counts and sums over a group of commoners. Partial tallies over fixed blocks of commoners
+  // are added in block order, so the sums are the same on any thread count.
+  struct Tally {
+    std::size_t members = 0, jobless = 0, job_guarantee = 0, in_coops = 0, gig = 0, living = 0;
+    double gross = 0, commons = 0, propensity = 0, gap = 0, need = 0;
+    std::array<double, 6> hours{};  // wage, gig, co-op, commons, care, leisure
+    void add(const Tally& t) {
+      members += t.members;
+      jobless += t.jobless;
+      job_guarantee += t.job_guarantee;
+      in_coops += t.in_coops;
+      gig += t.gig;
+      living += t.living;
+      gross += t.gross;
+      commons += t.commons;
+      propensity += t.propensity;
+      gap += t.gap;
+      need += t.need;
+      for (std::size_t h = 0; h < hours.size(); ++h) hours[h] += t.hours[h];
+    }
+  };
+
+  struct GroupStats {
+    Group all;
+    std::vector<Group> regions;
+  };
+
+  // Statistics of every region and of everyone, from one pass over the commoners (commoner i
+  // lives in region i mod R). The pass copies incomes, wealth and gig pay rates into region-major
+  // buffers, so each region's distribution is a contiguous slice that is sorted in place, and
+  // the whole buffers, sorted, are everyone's. With `wellbeing_only`, only what well-being needs
+  // (regions only; no wealth or gig pay distributions).
+  GroupStats group_stats(bool wellbeing_only = false) {
+    constexpr std::size_t per_region_in_block = 4096;
+    const std::size_t block =
+        R_ * per_region_in_block;  // a multiple of R: block starts are in region 0
+    const std::size_t blocks = sim::block_count(n_, block);
+    std::vector<std::size_t> start(R_ + 1, 0);
+    std::vector<double> relief_values(R_);
+    for (std::size_t r = 0; r < R_; ++r) {
+      start[r + 1] = start[r] + region_size(r);
+      relief_values[r] = relief_value(r);
+    }
+    // Kept between calls: allocating and zeroing them each time cost more than filling them.
+    auto& [income, wealth, gig_rates] = group_buffers_;
+    income.resize(n_);
+    wealth.resize(n_);
+    gig_rates.resize(n_);
+    std::vector<Tally> tallies(blocks * R_);
+    const double living_level = p_.living_income * cpi_;
+    const double no_gig = std::numeric_limits<double>::quiet_NaN();
+    sim::for_blocks(
+        n_,
+        [&](std::size_t begin, std::size_t end, std::size_t b) {
+          Tally* tally = &tallies[b * R_];
+          std::size_t r = 0, k = begin / R_;  // commoner i is the k-th of region r
+          for (std::size_t i = begin; i < end; ++i) {
+            const std::size_t at = start[r] + k;
+            const std::int32_t e = employer_[i];
+            Tally& t = tally[r];
+            income[at] = net_income_[i];
+            wealth[at] = money_[i];
+            gig_rates[at] = h_gig_[i] > 0
+                                ? static_cast<double>(gig_pay_[i]) / static_cast<double>(h_gig_[i])
+                                : no_gig;
+            ++t.members;
+            t.jobless += e == unemployed;
+            t.job_guarantee += e == job_guarantee;
+            t.in_coops += e >= 0 && is_coop(static_cast<std::size_t>(e));
+            t.gig += h_gig_[i] > 0;
+            t.living += net_income_[i] + relief_values[r] >= living_level;
+            t.gross += gross_income_[i];
+            t.commons += commons_income_[i];
+            t.propensity += propensity_[i];
+            const double own = care_need_[i] * (1.0 - care_coverage_[r]);
+            t.gap += std::max(0.0, own - static_cast<double>(h_care_[i]));
+            t.need += care_need_[i];
+            t.hours[0] += h_wage_[i];
+            t.hours[1] += h_gig_[i];
+            t.hours[2] += h_coop_[i];
+            t.hours[3] += h_commons_[i];
+            t.hours[4] += h_care_[i];
+            t.hours[5] += h_leisure_[i];
+            if (++r == R_) r = 0, ++k;
+          }
+        },
+        block);
+
+    GroupStats stats;
+    stats.regions.resize(R_);
+    std::vector<Tally> region_tally(R_);
+    const auto regions = static_cast<std::int64_t>(R_);
+#pragma omp parallel for schedule(dynamic)
+    for (std::int64_t region = 0; region < regions; ++region) {
+      const auto r = static_cast<std::size_t>(region);
+      for (std::size_t b = 0; b < blocks; ++b) region_tally[r].add(tallies[b * R_ + r]);
+      const std::size_t size = start[r + 1] - start[r];
+      if (wellbeing_only) {
+        stats.regions[r] = group_from(region_tally[r], {income.data() + start[r], size}, {}, {});
+        continue;
+      }
+      const std::span<double> slice(gig_rates.data() + start[r], size);
+      // The region's gig pay rates, moved to the front of its slice (the rest are marked NaN).
+      const auto gig_end =
+          std::remove_if(slice.begin(), slice.end(), [](double x) { return std::isnan(x); });
+      std::fill(gig_end, slice.end(), no_gig);
+      stats.regions[r] =
+          group_from(region_tally[r], {income.data() + start[r], slice.size()},
+                     {wealth.data() + start[r], slice.size()},
+                     {slice.data(), static_cast<std::size_t>(gig_end - slice.begin())});
+    }
+    if (wellbeing_only) return stats;
+    Tally everyone;
+    for (const Tally& t : region_tally) everyone.add(t);
+    const auto gig_end =
+        std::remove_if(gig_rates.begin(), gig_rates.end(), [](double x) { return std::isnan(x); });
+    stats.all =
+        group_from(everyone, income, wealth,
+                   {gig_rates.data(), static_cast<std::size_t>(gig_end - gig_rates.begin())});
+    return stats;
   }
 
-  // Statistics of a group of commoners (ids in increasing order), sums in id order.
-  Group group_stats(const std::vector<std::uint32_t>& ids) const {
+  // A group's statistics from its tally and its incomes, wealth and gig pay rates (sorted here,
+  // in place; a distribution left empty gives NaN or 0 for its statistics).
+  Group group_from(const Tally& t, std::span<double> income, std::span<double> wealth,
+                   std::span<double> gig_rates) const {
     Group g;
-    const std::size_t m = ids.size();
-    if (m == 0) return g;
-    std::vector<double> income(m), wealth(m), gig_rates;
-    std::size_t jobless = 0, in_coops = 0, jg = 0, gig = 0, living = 0;
-    double gross = 0.0, commons = 0.0, propensity = 0.0, gap = 0.0, need = 0.0;
-    const double living_level = p_.living_income * cpi_;
-    for (std::size_t k = 0; k < m; ++k) {
-      const std::uint32_t i = ids[k];
-      const std::int32_t e = employer_[i];
-      income[k] = net_income_[i];
-      wealth[k] = money_[i];
-      jobless += e == unemployed;
-      jg += e == job_guarantee;
-      in_coops += e >= 0 && is_coop(static_cast<std::size_t>(e));
-      if (h_gig_[i] > 0) {
-        ++gig;
-        gig_rates.push_back(static_cast<double>(gig_pay_[i]) / static_cast<double>(h_gig_[i]));
-      }
-      living += net_income_[i] + relief_value(region_[i]) >= living_level;
-      gross += gross_income_[i];
-      commons += commons_income_[i];
-      propensity += propensity_[i];
-      const double own = care_need_[i] * (1.0 - care_coverage_[region_[i]]);
-      gap += std::max(0.0, own - static_cast<double>(h_care_[i]));
-      need += care_need_[i];
-      g.hours[0] += h_wage_[i];
-      g.hours[1] += h_gig_[i];
-      g.hours[2] += h_coop_[i];
-      g.hours[3] += h_commons_[i];
-      g.hours[4] += h_care_[i];
-      g.hours[5] += h_leisure_[i];
-    }
-    const double dm = static_cast<double>(m);
-    for (auto& h : g.hours) h /= dm;
-    g.unemployment = static_cast<double>(jobless) / dm;
-    g.job_guarantee = static_cast<double>(jg) / dm;
-    g.coop_employment = jobless == m ? 0.0 : static_cast<double>(in_coops) / static_cast<double>(m - jobless);
-    g.gig_share = static_cast<double>(gig) / dm;
+    if (t.members == 0) return g;
+    const double dm = static_cast<double>(t.members);
+    for (std::size_t h = 0; h < g.hours.size(); ++h) g.hours[h] = t.hours[h] / dm;
+    g.unemployment = static_cast<double>(t.jobless) / dm;
+    g.job_guarantee = static_cast<double>(t.job_guarantee) / dm;
+    g.coop_employment = t.jobless == t.members ? 0.0
+                                               : static_cast<double>(t.in_coops) /
+                                                     static_cast<double>(t.members - t.jobless);
+    g.gig_share = static_cast<double>(t.gig) / dm;
     sim::sort_ascending(gig_rates);
     g.gig_pay_median = gig_rates.empty() ? 0.0 : sim::median_sorted(gig_rates);
     sim::sort_ascending(income);
@@ -1131,11 +1223,11 @@ class Economy final : public sim::Model {
     g.gini_wealth = sim::gini_sorted(wealth);
     g.top10 = sim::top_share_sorted(wealth, 0.1);
     g.top1 = sim::top_share_sorted(wealth, 0.01);
-    g.living_share = static_cast<double>(living) / dm;
-    g.commons_share = gross > 0 ? commons / gross : 0.0;
-    g.mean_propensity = propensity / dm;
-    g.care_gap = gap / dm;
-    g.care_need = need / dm;
+    g.living_share = static_cast<double>(t.living) / dm;
+    g.commons_share = t.gross > 0 ? t.commons / t.gross : 0.0;
+    g.mean_propensity = t.propensity / dm;
+    g.care_gap = t.gap / dm;
+    g.care_need = t.need / dm;
     g.free_time_share = (g.hours[3] + g.hours[5]) / p_.time_budget;
     return g;
   }
@@ -1620,6 +1712,7 @@ class Economy final : public sim::Model {
   // ------------------------------------------------------------------ policy and prices
 
   void apply_policy(sim::StepContext& c) {
+    group_stats_fresh_ = false;
     resolve_packages(c.step);
     hours_now_ = p_.hours(c.step);
     if (R_ > 1 && c.step % p_.policy_learning_every == 0) learn_policies(c);
@@ -2632,12 +2725,8 @@ class Economy final : public sim::Model {
   // relative margin (policy_learning.hpp: simultaneous, success-biased imitation).
   void learn_policies(sim::StepContext& c) {
     std::vector<double> wellbeing(R_);
-    std::vector<std::uint32_t> members;
-    for (std::size_t r = 0; r < R_; ++r) {
-      members.clear();
-      for (std::size_t i = r; i < n_; i += R_) members.push_back(static_cast<std::uint32_t>(i));
-      wellbeing[r] = this->wellbeing(group_stats(members));
-    }
+    const GroupStats stats = group_stats(/*wellbeing_only=*/true);
+    for (std::size_t r = 0; r < R_; ++r) wellbeing[r] = this->wellbeing(stats.regions[r]);
     const auto source = choose_policy_sources(wellbeing, cities_, p_.policy_learning_margin,
                                               p_.policy_learning_rate, seed_, u(c.step));
     std::vector<PolicyPackage> packages(R_);
@@ -2658,6 +2747,11 @@ class Economy final : public sim::Model {
   std::size_t n_, R_, K_;
   sim::Ledger* ledger_;
   std::unique_ptr<Network> network_;  // the commoners' social network (4 x degree bytes each)
+  struct {
+    std::vector<double> income, wealth, gig_rates;
+  } group_buffers_;                  // group_stats()'s region-major copies (24 bytes per commoner)
+  GroupStats group_stats_;           // made by measure(), for measure_regions() of the same state
+  bool group_stats_fresh_ = false;   // ... until the next step or restore
   RegionAdjacency cities_;            // which cities compare their well-being
   ::models::economy::Throughput io_{IoTable::standard()};
   std::array<double, 6> sector_throughput_{};

@@ -164,7 +164,9 @@ class Exchange final : public sim::Model {
     const std::size_t blocks = sim::block_count(pairs());
     exchange_tallies_.assign(blocks, {exchange_flow_, households_, households_});
     clipped_.assign(blocks, 0);
+    money_partials_.assign(blocks, 0.0);
     pool_partials_.assign(sim::block_count(p_.agents), 0.0);
+    redistribution_money_.assign(sim::block_count(p_.agents), 0.0);
     redistribution_tallies_.assign(sim::block_count(p_.agents),
                                    {redistribution_flow_, households_, households_});
     init.ledger.open(money_in_accounts());
@@ -209,13 +211,17 @@ class Exchange final : public sim::Model {
     state.put("counters.exchanges_since_measure", exchanges_since_measure_);
   }
   void restore(const sim::State& state) override {
+    money_known_ = false;
     state.get("agents.wealth", wealth_);
     pool_ = state.get<double>("pool.wealth");
     clipped_since_measure_ = state.get<std::uint64_t>("counters.clipped_since_measure");
     exchanges_since_measure_ = state.get<std::uint64_t>("counters.exchanges_since_measure");
   }
 
+  // After a step, the sum that the step's last pass over the agents made as it went (each agent
+  // is in one pair or is the one left out, so each is counted once); otherwise a fresh sum.
   double money_in_accounts() const override {
+    if (money_known_) return money_;
     return sim::sum(wealth_.size(), [&](std::size_t i) { return wealth_[i]; }) + pool_;
   }
 
@@ -223,6 +229,7 @@ class Exchange final : public sim::Model {
   std::size_t pairs() const { return p_.agents / 2; }
 
   void match_pairs(const sim::StepContext& c) {
+    money_known_ = false;
     permuter_.permute(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step), perm_);
   }
 
@@ -233,6 +240,7 @@ class Exchange final : public sim::Model {
     sim::for_blocks(pairs(), [&](std::size_t begin, std::size_t end, std::size_t block) {
       sim::TransferTally tally{exchange_flow_, households_, households_};
       std::uint64_t clipped = 0;
+      double money = 0.0;
       for (std::size_t group = begin; group < end; group += 4) {
         sim::Rng rng{seed_, Stream::Exchange, static_cast<std::uint64_t>(c.step), group / 4};
         const std::size_t group_end = std::min(end, group + 4);
@@ -241,13 +249,22 @@ class Exchange final : public sim::Model {
             __builtin_prefetch(&wealth_[perm_[2 * (k + 32)]], 1);
             __builtin_prefetch(&wealth_[perm_[2 * (k + 32) + 1]], 1);
           }
-          clipped += exchange_pair(wealth_[perm_[2 * k]], wealth_[perm_[2 * k + 1]], perm_[2 * k],
-                                   perm_[2 * k + 1], rng, tally);
+          double& wi = wealth_[perm_[2 * k]];
+          double& wj = wealth_[perm_[2 * k + 1]];
+          clipped += exchange_pair(wi, wj, perm_[2 * k], perm_[2 * k + 1], rng, tally);
+          money += wi + wj;
         }
       }
       exchange_tallies_[block] = tally;
       clipped_[block] = clipped;
+      money_partials_[block] = money;
     });
+    // The money after the exchanges, in block order; with an odd number of agents, the last
+    // one in the permutation sat this step out.
+    money_ = pool_;
+    for (double m : money_partials_) money_ += m;
+    if (wealth_.size() % 2 == 1) money_ += wealth_[perm_.back()];
+    money_known_ = true;
   }
 
   void exchange(sim::StepContext& c) {
@@ -307,15 +324,22 @@ class Exchange final : public sim::Model {
     const double mean = p_.initial_wealth;
     sim::for_blocks(wealth_.size(), [&](std::size_t begin, std::size_t end, std::size_t block) {
       sim::TransferTally tally{redistribution_flow_, households_, households_};
-      double pool = 0.0;
-      for (std::size_t i = begin; i < end; ++i) sim::transfer(pool, wealth_[i], rate * (mean - wealth_[i]), tally);
+      double pool = 0.0, money = 0.0;
+      for (std::size_t i = begin; i < end; ++i) {
+        sim::transfer(pool, wealth_[i], rate * (mean - wealth_[i]), tally);
+        money += wealth_[i];
+      }
       pool_partials_[block] = pool;
       redistribution_tallies_[block] = tally;
+      redistribution_money_[block] = money;
     });
     for (std::size_t b = 0; b < pool_partials_.size(); ++b) {
       pool_ += pool_partials_[b];
       redistribution_tallies_[b].add_to(c.ledger->flows());
     }
+    money_ = pool_;
+    for (double m : redistribution_money_) money_ += m;
+    money_known_ = true;
   }
 
   Params p_;
@@ -332,7 +356,14 @@ class Exchange final : public sim::Model {
   std::vector<double> pool_partials_;     // per block of agents
   std::vector<sim::TransferTally> redistribution_tallies_;  // per block of agents
   std::vector<std::uint64_t> clipped_;    // per block of pairs
-  std::uint64_t clipped_since_measure_ = 0;    // exchanges whose win probability was clipped
+  // The money in all accounts as the step's last pass over the agents summed it: per block
+  // (of pairs after exchanging, of agents after redistributing), then in all, valid from the
+  // end of that pass until the wealth next changes.
+  std::vector<double> money_partials_;
+  std::vector<double> redistribution_money_;
+  double money_ = 0.0;
+  bool money_known_ = false;
+  std::uint64_t clipped_since_measure_ = 0;  // exchanges whose win probability was clipped
   std::uint64_t exchanges_since_measure_ = 0;
 };
 
