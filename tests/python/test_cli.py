@@ -171,3 +171,23 @@ def test_designs_too_large_are_refused(sim, scenario):
     assert r.returncode == 2 and "at most 10000000" in r.stderr
     r = sim("sweep", scenario(SMALL), "--vary", "exchange.chi=0:1:10", "--replicas", "100000000")
     assert r.returncode == 2 and "exceeds 10000000 runs" in r.stderr
+
+
+def test_timings_account_for_the_run(sim, scenario, tmp_path):
+    """`--timings` names every phase, the check and the outputs, and its parts add up to at most
+    the whole run (the rest is start-up)."""
+    import re
+    r = sim("run", scenario(SMALL), "--out", tmp_path / "t.h5", "--quiet", "--timings", check=0)
+    parts = {}
+    for line in r.stderr.splitlines()[1:]:
+        m = re.match(r"^  (\S.*?)\s+([0-9.]+) s\s+([0-9.]+) %$", line)
+        assert m, f"not a timing line: {line!r}"
+        parts[m.group(1)] = float(m.group(2))
+    phases = [p for p in parts if p.startswith("phase ")]
+    assert phases == ["phase match_pairs", "phase exchange", "phase redistribute"]
+    for part in ("conservation check", "measuring outputs", "writing the output file",
+                 "start-up and the rest", "whole run"):
+        assert part in parts
+    accounted = sum(x for p, x in parts.items() if p != "whole run")
+    assert parts["whole run"] > 0 and abs(accounted - parts["whole run"]) <= 0.002 + 1e-3 * parts["whole run"]
+    assert r.stdout == ""  # --quiet still holds for the summary
