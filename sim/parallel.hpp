@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace sim {
@@ -137,6 +138,54 @@ void select_indices(std::size_t n, Keep&& keep, std::vector<std::uint32_t>& out,
         for (std::size_t b = begin; b < end; ++b) std::copy(scratch[b].begin(), scratch[b].end(), out.begin() + at[b]);
       },
       1);
+}
+
+// Groups the indices i in [0, n) by key(i) in [0, keys) (key(i) < 0: left out), each group in
+// increasing order (a stable counting sort): group k is out[offsets[k]] .. out[offsets[k + 1]],
+// and out's first offsets[keys] entries are written (out must hold that many). Counted and
+// scattered by blocks in parallel; a stable sort has one result, so it is the same on any thread
+// count. key(i) is called twice per index. `counts` is scratch kept between calls.
+template <class Key>
+void group_indices(std::size_t n, std::size_t keys, Key&& key, std::span<std::uint32_t> out,
+                   std::vector<std::size_t>& offsets, std::vector<std::uint32_t>& counts) {
+  // Blocks of at least 2^16 indices, and few enough that the counters stay small.
+  const std::size_t wanted = std::clamp<std::size_t>(
+      std::min(n >> 16, (std::size_t{1} << 22) / std::max<std::size_t>(keys, 1)), 1, 64);
+  const std::size_t block_size = std::max<std::size_t>(1, (n + wanted - 1) / wanted);
+  const std::size_t blocks = block_count(n, block_size);
+  counts.assign(blocks * keys, 0);
+  for_blocks(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t b) {
+        std::uint32_t* c = counts.data() + b * keys;
+        for (std::size_t i = begin; i < end; ++i) {
+          const auto k = key(i);
+          if (k >= 0) ++c[static_cast<std::size_t>(k)];
+        }
+      },
+      block_size);
+  // Exclusive prefix sums, key-major then block: where each block writes each key.
+  offsets.assign(keys + 1, 0);
+  std::size_t position = 0;
+  for (std::size_t k = 0; k < keys; ++k) {
+    offsets[k] = position;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const std::uint32_t c = counts[b * keys + k];
+      counts[b * keys + k] = static_cast<std::uint32_t>(position);
+      position += c;
+    }
+  }
+  offsets[keys] = position;
+  for_blocks(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t b) {
+        std::uint32_t* next = counts.data() + b * keys;
+        for (std::size_t i = begin; i < end; ++i) {
+          const auto k = key(i);
+          if (k >= 0) out[next[static_cast<std::size_t>(k)]++] = static_cast<std::uint32_t>(i);
+        }
+      },
+      block_size);
 }
 
 }  // namespace sim

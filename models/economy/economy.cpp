@@ -1280,15 +1280,23 @@ class Economy final : public sim::Model {
     coop_alive_.resize(J, 0);
   }
 
-  // members_ and effective_ (sum of the workers' skills) from employer_.
+  // From employer_: the staff lists by producer (staff_ from staff_offsets_[q] to
+  // staff_offsets_[q + 1], in id order), members_, and effective_ (the sum of the workers'
+  // skills, in id order), all in parallel.
   void recount_staff() {
-    std::fill(members_.begin(), members_.end(), 0u);
-    std::fill(effective_.begin(), effective_.end(), 0.0);
-    for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] >= 0) {
-        ++members_[static_cast<std::size_t>(employer_[i])];
-        effective_[static_cast<std::size_t>(employer_[i])] += skill_[i];
-      }
+    const std::size_t P = producers();
+    sim::group_indices(n_, P, [&](std::size_t i) { return employer_[i]; }, staff_, staff_offsets_, staff_counts_);
+    sim::for_blocks(
+        P,
+        [&](std::size_t begin, std::size_t end, std::size_t) {
+          for (std::size_t q = begin; q < end; ++q) {
+            members_[q] = static_cast<std::uint32_t>(staff_offsets_[q + 1] - staff_offsets_[q]);
+            double skill = 0.0;
+            for (std::size_t k = staff_offsets_[q]; k < staff_offsets_[q + 1]; ++k) skill += skill_[staff_[k]];
+            effective_[q] = skill;
+          }
+        },
+        256);
   }
 
   // Mean propensity by region (region_pi_), from per-block partials in block order.
@@ -1303,6 +1311,14 @@ class Economy final : public sim::Model {
     for (std::size_t b = 0; b < blocks; ++b)
       for (std::size_t r = 0; r < R_; ++r) region_pi_[r] += block_scratch_[b * R_ + r];
     for (std::size_t r = 0; r < R_; ++r) region_pi_[r] /= static_cast<double>(region_size(r));
+  }
+
+  // f(i) for every commoner, in parallel (f may write only to commoner i's own fields).
+  template <class F>
+  void each_commoner(F&& f) {
+    sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
+      for (std::size_t i = begin; i < end; ++i) f(i);
+    });
   }
 
   // A uniformly random order of `ids` (Fisher-Yates) from one addressed generator.
@@ -1480,7 +1496,7 @@ class Economy final : public sim::Model {
     double tax = 0.2, public_wages = 0.0, profits = 0.0, taxes_from_platforms = 0.0;
     const double benefit = p_.unemployment_benefit.at(0);
     for (int round = 0; round < 4; ++round) {
-      for (std::size_t i = 0; i < n_; ++i) {
+      each_commoner([&](std::size_t i) {
         const std::int32_t e = employer_[i];
         double pay = 0.0;
         if (e == public_sector || (e >= 0 && !is_coop(static_cast<std::size_t>(e)))) pay = hourly * skill_[i] * hours;
@@ -1489,11 +1505,11 @@ class Economy final : public sim::Model {
         if (round == 0) net_income_[i] = (1.0 - tax) * pay + (e == unemployed ? benefit : 0.0);
         gross_income_[i] = pay;
         commons_income_[i] = static_cast<float>(e >= 0 && is_coop(static_cast<std::size_t>(e)) ? pay : 0.0);
-      }
+      });
       compute_living_gap();
-      for (std::size_t i = 0; i < n_; ++i) time_use(i, 0);
+      each_commoner([&](std::size_t i) { time_use(i, 0); });
       const double paid_out = allocate_gig_tasks(0, nullptr);
-      for (std::size_t i = 0; i < n_; ++i) gross_income_[i] += gig_pay_[i];
+      each_commoner([&](std::size_t i) { gross_income_[i] += gig_pay_[i]; });
       public_wages = 0.0;
       profits = 0.0;
       taxes_from_platforms = 0.0;
@@ -1509,27 +1525,26 @@ class Economy final : public sim::Model {
       }
       (void)paid_out;
       for (std::size_t o = 0; o < owners_.size(); ++o) gross_income_[owners_[o]] += owner_share_[o] * dividends;
-      double taxable = 0.0, benefits = 0.0;
-      for (std::size_t i = 0; i < n_; ++i) {
-        taxable += gross_income_[i];
-        if (employer_[i] == public_sector) public_wages += hourly * skill_[i] * hours;
-        if (employer_[i] == unemployed) benefits += benefit;
-      }
+      const double taxable = sim::sum(n_, [&](std::size_t i) { return gross_income_[i]; });
+      public_wages = sim::sum(n_, [&](std::size_t i) {
+        return employer_[i] == public_sector ? hourly * static_cast<double>(skill_[i]) * hours : 0.0;
+      });
+      const double benefits = sim::sum(n_, [&](std::size_t i) { return employer_[i] == unemployed ? benefit : 0.0; });
       tax = std::clamp((public_wages + benefits - taxes_from_platforms) / taxable, 0.0, 0.95);
-      for (std::size_t i = 0; i < n_; ++i)
+      each_commoner([&](std::size_t i) {
         net_income_[i] = (1.0 - tax) * gross_income_[i] + (employer_[i] == unemployed ? benefit : 0.0);
+      });
     }
     income_tax_ = tax;
-    for (std::size_t i = 0; i < n_; ++i) {
+    each_commoner([&](std::size_t i) {
       const double c0 = p_.subsistence * (1.0 - relief(region_[i]));
       money_[i] = std::max(0.0, ((1.0 - p_.mpc_income) * net_income_[i] - c0) / p_.mpc_wealth);
-    }
+    });
     // The co-op bias: households' spending on co-ops (consumption = income) matches co-op
     // sales. f(bias) = sum y_i / (1 + exp(a_i - bias)) - sales is increasing in the bias: Newton
     // steps, kept inside a shrinking bracket (bisection when a step leaves it).
     coop_bias_ = solve_coop_bias(coop_sales);
-    double household_spending = 0.0;
-    for (std::size_t i = 0; i < n_; ++i) household_spending += net_income_[i];
+    const double household_spending = sim::sum(n_, [&](std::size_t i) { return net_income_[i]; });
     double hhi = 0.0;
     for (std::size_t k = 0; k < K_; ++k) hhi += (sales_[k] / platform_sales) * (sales_[k] / platform_sales);
     last_ = Flows{};
@@ -1564,8 +1579,9 @@ class Economy final : public sim::Model {
     cpi_base_ = consumer_price();
     // The reference commons hours per capita: the knowledge and urban commons start at their
     // steady state, 1.
-    double commons = 0.0;
-    for (std::size_t i = 0; i < n_; ++i) commons += h_commons_[i] + p_.coop_commons_share * h_coop_[i];
+    const double commons = sim::sum(n_, [&](std::size_t i) {
+      return static_cast<double>(h_commons_[i]) + p_.coop_commons_share * static_cast<double>(h_coop_[i]);
+    });
     commons_ref_ = std::max(1e-12, commons / n);
     region_propensity();
   }
@@ -1753,14 +1769,7 @@ class Economy final : public sim::Model {
       for (std::size_t i = begin; i < end; ++i)
         if (employer_[i] == job_guarantee) employer_[i] = unemployed;
     });
-    // Staff lists by producer (counting sort in id order) and their skill sums.
-    staff_offsets_.assign(P + 1, 0);
-    for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] >= 0) ++staff_offsets_[static_cast<std::size_t>(employer_[i]) + 1];
-    for (std::size_t q = 0; q < P; ++q) staff_offsets_[q + 1] += staff_offsets_[q];
-    cursor_.assign(staff_offsets_.begin(), staff_offsets_.end() - 1);
-    for (std::size_t i = 0; i < n_; ++i)
-      if (employer_[i] >= 0) staff_[cursor_[static_cast<std::size_t>(employer_[i])]++] = static_cast<std::uint32_t>(i);
+    // Staff lists by producer and their skill sums.
     recount_staff();
 
     // Firing: while the staff without the next leaver still exceeds the band.
@@ -1950,7 +1959,12 @@ class Economy final : public sim::Model {
 
     // The wage moves with tightness; the job guarantee is slack, not tightness.
     std::size_t slack = 0;
-    for (std::size_t i = 0; i < n_; ++i) slack += employer_[i] == unemployed || employer_[i] == job_guarantee;
+    for (const std::size_t part : sim::block_partials<std::size_t>(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
+           std::size_t count = 0;
+           for (std::size_t i = begin; i < end; ++i) count += employer_[i] == unemployed || employer_[i] == job_guarantee;
+           return count;
+         }))
+      slack += part;
     const double u_rate = static_cast<double>(slack) / static_cast<double>(n_);
     wage_ *= 1.0 + p_.wage_flexibility * (p_.natural_unemployment - u_rate);
   }
@@ -2793,7 +2807,8 @@ class Economy final : public sim::Model {
   std::vector<float> coop_part_;
   std::vector<std::uint32_t> staff_, pool_, region_pool_, switchers_, region_switchers_, order_, founders_;
   std::vector<std::vector<std::uint32_t>> select_scratch_;  // per-block lists (sim::select_indices)
-  std::vector<std::size_t> staff_offsets_, cursor_, region_pool_offsets_, region_switcher_offsets_, local_cursor_,
+  std::vector<std::uint32_t> staff_counts_;  // recount_staff()'s scratch
+  std::vector<std::size_t> staff_offsets_, region_pool_offsets_, region_switcher_offsets_, local_cursor_,
       switch_cursor_, jg_by_region_;
   std::vector<double> coop_rate_, demand_, fill_, split_, fill_capacity_, closing_share_, gig_block_totals_;
   std::vector<std::uint8_t> closing_;

@@ -110,3 +110,34 @@ TEST_CASE("select_indices lists the kept indices in order, the same on any threa
     sim::set_threads(before);
   }
 }
+
+TEST_CASE("group_indices is a stable counting sort, the same on any thread count", "[parallel][determinism]") {
+  for (const std::size_t n : {std::size_t{0}, std::size_t{7}, std::size_t{300001}}) {
+    for (const std::size_t keys : {std::size_t{1}, std::size_t{50}, std::size_t{20000}}) {
+      INFO("n " << n << ", keys " << keys);
+      // Keys from a hash, a quarter of the indices left out (key -1).
+      auto key = [&](std::size_t i) -> std::int32_t {
+        const std::uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull;
+        return (h >> 62) == 0 ? -1 : static_cast<std::int32_t>((h >> 20) % keys);
+      };
+      std::vector<std::vector<std::uint32_t>> expected(keys);
+      for (std::size_t i = 0; i < n; ++i)
+        if (key(i) >= 0) expected[static_cast<std::size_t>(key(i))].push_back(static_cast<std::uint32_t>(i));
+      for (int threads : {1, 2, 4}) {
+        sim::set_threads(threads);
+        std::vector<std::uint32_t> out(n, 0xFFFFFFFFu);
+        std::vector<std::size_t> offsets;
+        std::vector<std::uint32_t> counts;
+        sim::group_indices(n, keys, key, out, offsets, counts);
+        REQUIRE(offsets.size() == keys + 1);
+        bool all_match = true;
+        for (std::size_t k = 0; k < keys; ++k)
+          all_match = all_match && std::equal(out.begin() + static_cast<std::ptrdiff_t>(offsets[k]),
+                                              out.begin() + static_cast<std::ptrdiff_t>(offsets[k + 1]),
+                                              expected[k].begin(), expected[k].end());
+        CHECK(all_match);
+      }
+    }
+  }
+  sim::set_threads(2);
+}
