@@ -1122,7 +1122,9 @@ class Economy final : public sim::Model {
       relief_values[r] = relief_value(r);
     }
     // Kept between calls: allocating and zeroing them each time cost more than filling them.
-    auto& [income, wealth, gig_rates] = group_buffers_;
+    std::vector<double>& income = group_buffers_.income;
+    std::vector<double>& wealth = group_buffers_.wealth;
+    std::vector<double>& gig_rates = group_buffers_.gig_rates;
     income.resize(n_);
     wealth.resize(n_);
     gig_rates.resize(n_);
