@@ -191,6 +191,26 @@ void sort_ascending(std::span<double> values) {
   radix_sort(values);
 }
 
+void merge_sorted_runs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch) {
+  if (bounds.size() <= 2) return;  // one run (or none): already sorted
+  scratch.resize(values.size());
+  std::vector<std::size_t> runs(bounds.begin(), bounds.end()), merged;
+  double* from = values.data();
+  double* to = scratch.data();
+  while (runs.size() > 2) {
+    merged.assign(1, 0);
+    for (std::size_t k = 0; k + 1 < runs.size(); k += 2) {
+      const std::size_t begin = runs[k], middle = runs[k + 1];
+      const std::size_t end = k + 2 < runs.size() ? runs[k + 2] : middle;  // an odd last run is copied
+      std::merge(from + begin, from + middle, from + middle, from + end, to + begin);
+      merged.push_back(end);
+    }
+    runs.swap(merged);
+    std::swap(from, to);
+  }
+  if (from != values.data()) std::copy(from, from + values.size(), values.data());
+}
+
 std::vector<double> sorted_copy(std::span<const double> values) {
   std::vector<double> out(values.begin(), values.end());
   sort_ascending(out);

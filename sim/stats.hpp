@@ -28,6 +28,11 @@ double median_sorted(std::span<const double> sorted);
 // std::sort (the same order, but for the relative order of -0 and +0).
 void sort_ascending(std::span<double> values);
 
+// Sorts `values` made of consecutive ascending runs, run k from bounds[k] to bounds[k + 1]
+// (bounds[0] = 0, the last bound = values.size()), by merging pairs of runs: O(n log runs),
+// much less than sorting again when there are few runs. `scratch` is kept between calls.
+void merge_sorted_runs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch);
+
 // A copy of `values`, sorted ascending by sort_ascending.
 std::vector<double> sorted_copy(std::span<const double> values);
 

@@ -1194,18 +1194,27 @@ class Economy final : public sim::Model {
     if (wellbeing_only) return stats;
     Tally everyone;
     for (const Tally& t : region_tally) everyone.add(t);
+    std::vector<std::size_t> gig_start(R_ + 1, 0);
+    for (std::size_t r = 0; r < R_; ++r) gig_start[r + 1] = gig_start[r] + region_tally[r].gig;
     const auto gig_end =
         std::remove_if(gig_rates.begin(), gig_rates.end(), [](double x) { return std::isnan(x); });
-    stats.all =
-        group_from(everyone, income, wealth,
-                   {gig_rates.data(), static_cast<std::size_t>(gig_end - gig_rates.begin())});
+    const std::span<double> all_gig(gig_rates.data(), static_cast<std::size_t>(gig_end - gig_rates.begin()));
+    // Each region's slice is sorted now. Below 2^16 values, merging the slices is much faster than
+    // sorting again; above, the parallel radix sort wins.
+    const bool merge = n_ < (std::size_t{1} << 16);
+    if (merge) {
+      sim::merge_sorted_runs(income, start, merge_scratch_);
+      sim::merge_sorted_runs(wealth, start, merge_scratch_);
+      sim::merge_sorted_runs(all_gig, gig_start, merge_scratch_);
+    }
+    stats.all = group_from(everyone, income, wealth, all_gig, /*presorted=*/merge);
     return stats;
   }
 
   // A group's statistics from its tally and its incomes, wealth and gig pay rates (sorted here,
-  // in place; a distribution left empty gives NaN or 0 for its statistics).
+  // in place, unless `presorted`; a distribution left empty gives NaN or 0 for its statistics).
   Group group_from(const Tally& t, std::span<double> income, std::span<double> wealth,
-                   std::span<double> gig_rates) const {
+                   std::span<double> gig_rates, bool presorted = false) const {
     Group g;
     if (t.members == 0) return g;
     const double dm = static_cast<double>(t.members);
@@ -1216,12 +1225,12 @@ class Economy final : public sim::Model {
                                                : static_cast<double>(t.in_coops) /
                                                      static_cast<double>(t.members - t.jobless);
     g.gig_share = static_cast<double>(t.gig) / dm;
-    sim::sort_ascending(gig_rates);
+    if (!presorted) sim::sort_ascending(gig_rates);
     g.gig_pay_median = gig_rates.empty() ? 0.0 : sim::median_sorted(gig_rates);
-    sim::sort_ascending(income);
+    if (!presorted) sim::sort_ascending(income);
     g.median_income = sim::median_sorted(income);
     g.gini_income = sim::gini_sorted(income);
-    sim::sort_ascending(wealth);
+    if (!presorted) sim::sort_ascending(wealth);
     g.gini_wealth = sim::gini_sorted(wealth);
     g.top10 = sim::top_share_sorted(wealth, 0.1);
     g.top1 = sim::top_share_sorted(wealth, 0.01);
@@ -2766,6 +2775,7 @@ class Economy final : public sim::Model {
   struct {
     std::vector<double> income, wealth, gig_rates;
   } group_buffers_;                  // group_stats()'s region-major copies (24 bytes per commoner)
+  std::vector<double> merge_scratch_;  // group_stats()'s, for merging the sorted regions
   GroupStats group_stats_;           // made by measure(), for measure_regions() of the same state
   bool group_stats_fresh_ = false;   // ... until the next step or restore
   RegionAdjacency cities_;            // which cities compare their well-being

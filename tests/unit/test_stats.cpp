@@ -102,3 +102,23 @@ TEST_CASE("summarise_sorted gives the same bits as the separate statistics", "[s
   CHECK(s.top1_share == sim::top_share_sorted(v, 0.01));
   CHECK(s.median == sim::median_sorted(v));
 }
+
+TEST_CASE("merge_sorted_runs gives what sorting gives", "[stats]") {
+  std::vector<double> scratch;
+  for (const std::size_t runs : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{5}, std::size_t{20}}) {
+    INFO(runs << " runs");
+    // Runs of uneven lengths, one of them empty, values with repeats.
+    std::vector<std::size_t> bounds{0};
+    std::vector<double> values;
+    for (std::size_t k = 0; k < runs; ++k) {
+      const std::size_t length = k == 1 ? 0 : 37 * (k + 1) % 101 + 3;
+      for (std::size_t i = 0; i < length; ++i) values.push_back(std::floor(std::sin(static_cast<double>(values.size()) * 1.3) * 50.0));
+      std::sort(values.begin() + static_cast<std::ptrdiff_t>(bounds.back()), values.end());
+      bounds.push_back(values.size());
+    }
+    auto expected = values;
+    std::sort(expected.begin(), expected.end());
+    sim::merge_sorted_runs(values, bounds, scratch);
+    CHECK(values == expected);
+  }
+}
