@@ -61,6 +61,19 @@ struct Finished {
   std::vector<double> regions;  // [region series][record][region]; empty without region series
 };
 
+// The transfer properties for writing rows: a small type-conversion buffer. HDF5's default is
+// 1 MiB, allocated and zeroed on every write that converts (the variable-length strings of
+// /runs/status and /runs/error), which made the writer as busy as a worker; a string row needs a
+// few bytes. Made once, left for the library to close at exit.
+hid_t row_transfer() {
+  static const hid_t list = []() -> hid_t {
+    const hid_t l = H5Pcreate(H5P_DATASET_XFER);
+    if (l < 0 || H5Pset_buffer(l, 4096, nullptr, nullptr) < 0) return H5P_DEFAULT;
+    return l;
+  }();
+  return list;
+}
+
 // A fixed-shape dataset written a row at a time, in any order.
 class Rows {
  public:
@@ -99,7 +112,7 @@ class Rows {
     h5::check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
               dataset_.id(), "", "select row of " + name_);
     h5::Handle memory_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), h5::Kind::Dataspace);
-    h5::check(H5Dwrite(dataset_.id(), memory_type, memory_space.id(), file_space.id(), H5P_DEFAULT, data),
+    h5::check(H5Dwrite(dataset_.id(), memory_type, memory_space.id(), file_space.id(), row_transfer(), data),
               dataset_.id(), "", "write row of " + name_);
   }
 
