@@ -1783,8 +1783,12 @@ class Economy final : public sim::Model {
     // Staff lists by producer and their skill sums.
     recount_staff();
 
-    // Firing: while the staff without the next leaver still exceeds the band.
-    for (std::size_t q = 0; q < P; ++q) {
+    // Firing: while the staff without the next leaver still exceeds the band. Producers fire
+    // only their own staff, each with its own stream: in parallel.
+    const auto producer_count = static_cast<std::int64_t>(P);
+#pragma omp parallel for schedule(dynamic, 16)
+    for (std::int64_t producer = 0; producer < producer_count; ++producer) {
+      const auto q = static_cast<std::size_t>(producer);
       const double keep = staff_target(q) * (1.0 + p_.firing_band);
       if (effective_[q] <= keep) continue;
       std::span<std::uint32_t> s(staff_.data() + staff_offsets_[q], staff_offsets_[q + 1] - staff_offsets_[q]);

@@ -120,6 +120,13 @@ TEST_CASE("economy gives bitwise-identical series and flows on 1, 2 and 4 thread
   model_tests::check_same_on_1_2_4_threads(s);
 }
 
+TEST_CASE("economy at 140 000 commoners gives the same bits on 1, 2 and 4 threads", "[economy]") {
+  // Above 2^16 commoners: staff lists counted in several blocks, everyone's distributions
+  // sorted by the parallel radix sort rather than merged from the regions'.
+  const auto s = scenario("partner_state.ini", {"sim.steps=2", "economy.commoners=140000"});
+  model_tests::check_same_on_1_2_4_threads(s);
+}
+
 // ECONOMY.md pitfall 3: the market baseline starts at its stock-flow consistent steady state,
 // so with no policy change gdp stays within 5 % of its opening value and unemployment within
 // 2 points of the natural rate (6 %) over the first 24 months, and the state's deficit within
