@@ -952,46 +952,69 @@ class Economy final : public sim::Model {
 
   // ------------------------------------------------------------------ checkpoints
 
+  // Every saved array once, by name, in two lists: the commoners', then (after the producer
+  // count, which sizes them) the producers' and regions'. save() puts them, restore() gets them.
+  template <class Self, class Field>
+  static void commoner_fields(Self& self, Field&& field) {
+    field("commoners.money", self.money_);
+    field("commoners.propensity", self.propensity_);
+    field("commoners.employer", self.employer_);
+    field("commoners.gross_income", self.gross_income_);
+    field("commoners.net_income", self.net_income_);
+    field("commoners.commons_income", self.commons_income_);
+    field("commoners.gig_pay", self.gig_pay_);
+    field("commoners.hours_wage", self.h_wage_);
+    field("commoners.hours_gig", self.h_gig_);
+    field("commoners.hours_coop", self.h_coop_);
+    field("commoners.hours_commons", self.h_commons_);
+    field("commoners.hours_care", self.h_care_);
+    field("commoners.hours_leisure", self.h_leisure_);
+  }
+  template <class Self, class Field>
+  static void producer_and_region_fields(Self& self, Field&& field) {
+    field("producers.cash", self.cash_);
+    field("producers.expected", self.expected_);
+    field("producers.price", self.price_);
+    field("producers.sales", self.sales_);
+    field("producers.staff_capacity", self.staff_capacity_);
+    field("platforms.market_share", self.market_share_);
+    field("platforms.pending_dividends", self.pending_dividends_);
+    field("platforms.pending_investment", self.pending_investment_);
+    field("platforms.low_months", self.platform_low_);
+    field("platforms.alive", self.platform_alive_);
+    field("coops.region", self.coop_region_);
+    field("coops.weak_months", self.coop_weak_);
+    field("coops.loan", self.coop_loan_);
+    field("coops.instalment", self.coop_instalment_);
+    field("coops.capital", self.coop_capital_);
+    field("coops.alive", self.coop_alive_);
+    field("regions.balance", self.region_balance_);
+    field("regions.tax", self.region_tax_);
+    field("regions.deficit", self.region_deficit_);
+    field("regions.urban_commons", self.urban_);
+    field("regions.care_coverage", self.care_coverage_);
+    field("regions.coop_sales", self.region_coop_sales_);
+    field("regions.purchases", self.region_purchases_);
+    field("regions.adopted", self.adopted_);
+  }
+  // Single-precision arrays are saved as float64 (exact), so a checkpoint has fewer types.
+  static void put_field(sim::State& s, const char* name, const std::vector<float>& v) { put_floats(s, name, v); }
+  template <class T>
+  static void put_field(sim::State& s, const char* name, const std::vector<T>& v) {
+    s.put(name, v);
+  }
+  static void get_field(const sim::State& s, const char* name, std::vector<float>& v) { get_floats(s, name, v); }
+  template <class T>
+  static void get_field(const sim::State& s, const char* name, std::vector<T>& v) {
+    s.get(name, v);
+  }
+
   // Skill, care need, region and ownership are drawn from the seed; the rest is saved.
   void save(sim::State& s) const override {
-    s.put("commoners.money", money_);
-    s.put("commoners.propensity", propensity_);
-    s.put("commoners.employer", employer_);
-    s.put("commoners.gross_income", gross_income_);
-    s.put("commoners.net_income", net_income_);
-    put_floats(s, "commoners.commons_income", commons_income_);
-    put_floats(s, "commoners.gig_pay", gig_pay_);
-    put_floats(s, "commoners.hours_wage", h_wage_);
-    put_floats(s, "commoners.hours_gig", h_gig_);
-    put_floats(s, "commoners.hours_coop", h_coop_);
-    put_floats(s, "commoners.hours_commons", h_commons_);
-    put_floats(s, "commoners.hours_care", h_care_);
-    put_floats(s, "commoners.hours_leisure", h_leisure_);
+    const auto put = [&](const char* name, const auto& v) { put_field(s, name, v); };
+    commoner_fields(*this, put);
     s.put("producers.count", static_cast<std::uint64_t>(producers()));
-    s.put("producers.cash", cash_);
-    s.put("producers.expected", expected_);
-    s.put("producers.price", price_);
-    s.put("producers.sales", sales_);
-    s.put("producers.staff_capacity", staff_capacity_);
-    s.put("platforms.market_share", market_share_);
-    s.put("platforms.pending_dividends", pending_dividends_);
-    s.put("platforms.pending_investment", pending_investment_);
-    s.put("platforms.low_months", platform_low_);
-    s.put("platforms.alive", platform_alive_);
-    s.put("coops.region", coop_region_);
-    s.put("coops.weak_months", coop_weak_);
-    s.put("coops.loan", coop_loan_);
-    s.put("coops.instalment", coop_instalment_);
-    s.put("coops.capital", coop_capital_);
-    s.put("coops.alive", coop_alive_);
-    s.put("regions.balance", region_balance_);
-    s.put("regions.tax", region_tax_);
-    s.put("regions.deficit", region_deficit_);
-    s.put("regions.urban_commons", urban_);
-    s.put("regions.care_coverage", care_coverage_);
-    s.put("regions.coop_sales", region_coop_sales_);
-    s.put("regions.purchases", region_purchases_);
-    s.put("regions.adopted", adopted_);
+    producer_and_region_fields(*this, put);
     std::vector<double> packages;
     for (const auto& pk : package_) packages.insert(packages.end(), pk.begin(), pk.end());
     s.put("regions.package", packages);
@@ -1004,44 +1027,10 @@ class Economy final : public sim::Model {
 
   void restore(const sim::State& s) override {
     group_stats_fresh_ = false;
-    s.get("commoners.money", money_);
-    s.get("commoners.propensity", propensity_);
-    s.get("commoners.employer", employer_);
-    s.get("commoners.gross_income", gross_income_);
-    s.get("commoners.net_income", net_income_);
-    get_floats(s, "commoners.commons_income", commons_income_);
-    get_floats(s, "commoners.gig_pay", gig_pay_);
-    get_floats(s, "commoners.hours_wage", h_wage_);
-    get_floats(s, "commoners.hours_gig", h_gig_);
-    get_floats(s, "commoners.hours_coop", h_coop_);
-    get_floats(s, "commoners.hours_commons", h_commons_);
-    get_floats(s, "commoners.hours_care", h_care_);
-    get_floats(s, "commoners.hours_leisure", h_leisure_);
+    const auto get = [&](const char* name, auto& v) { get_field(s, name, v); };
+    commoner_fields(*this, get);
     resize_producers(static_cast<std::size_t>(s.get<std::uint64_t>("producers.count")));
-    s.get("producers.cash", cash_);
-    s.get("producers.expected", expected_);
-    s.get("producers.price", price_);
-    s.get("producers.sales", sales_);
-    s.get("producers.staff_capacity", staff_capacity_);
-    s.get("platforms.market_share", market_share_);
-    s.get("platforms.pending_dividends", pending_dividends_);
-    s.get("platforms.pending_investment", pending_investment_);
-    s.get("platforms.low_months", platform_low_);
-    s.get("platforms.alive", platform_alive_);
-    s.get("coops.region", coop_region_);
-    s.get("coops.weak_months", coop_weak_);
-    s.get("coops.loan", coop_loan_);
-    s.get("coops.instalment", coop_instalment_);
-    s.get("coops.capital", coop_capital_);
-    s.get("coops.alive", coop_alive_);
-    s.get("regions.balance", region_balance_);
-    s.get("regions.tax", region_tax_);
-    s.get("regions.deficit", region_deficit_);
-    s.get("regions.urban_commons", urban_);
-    s.get("regions.care_coverage", care_coverage_);
-    s.get("regions.coop_sales", region_coop_sales_);
-    s.get("regions.purchases", region_purchases_);
-    s.get("regions.adopted", adopted_);
+    producer_and_region_fields(*this, get);
     std::vector<double> packages(R_ * LeverCount);
     s.get("regions.package", packages);
     for (std::size_t r = 0; r < R_; ++r)
