@@ -140,6 +140,25 @@ void select_indices(std::size_t n, Keep&& keep, std::vector<std::uint32_t>& out,
       1);
 }
 
+// Counting sorts by blocks: counts[b * keys + k] holds how many of block b's items have key k.
+// Turns them, in place, into where block b writes its first item of key k (exclusive prefix
+// sums, key-major then block, so each key's items stay in block order), and sets begin[k] to
+// where key k starts (begin has keys + 1 entries, the last the total).
+template <class Count, class Offset>
+void counts_to_offsets(std::span<Count> counts, std::size_t blocks, std::size_t keys, std::vector<Offset>& begin) {
+  begin.assign(keys + 1, 0);
+  Offset position = 0;
+  for (std::size_t k = 0; k < keys; ++k) {
+    begin[k] = position;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const Count c = counts[b * keys + k];
+      counts[b * keys + k] = static_cast<Count>(position);
+      position += c;
+    }
+  }
+  begin[keys] = position;
+}
+
 // Groups the indices i in [0, n) by key(i) in [0, keys) (key(i) < 0: left out), each group in
 // increasing order (a stable counting sort): group k is out[offsets[k]] .. out[offsets[k + 1]],
 // and out's first offsets[keys] entries are written (out must hold that many). Counted and
@@ -164,18 +183,7 @@ void group_indices(std::size_t n, std::size_t keys, Key&& key, std::span<std::ui
         }
       },
       block_size);
-  // Exclusive prefix sums, key-major then block: where each block writes each key.
-  offsets.assign(keys + 1, 0);
-  std::size_t position = 0;
-  for (std::size_t k = 0; k < keys; ++k) {
-    offsets[k] = position;
-    for (std::size_t b = 0; b < blocks; ++b) {
-      const std::uint32_t c = counts[b * keys + k];
-      counts[b * keys + k] = static_cast<std::uint32_t>(position);
-      position += c;
-    }
-  }
-  offsets[keys] = position;
+  counts_to_offsets(std::span<std::uint32_t>(counts), blocks, keys, offsets);
   for_blocks(
       n,
       [&](std::size_t begin, std::size_t end, std::size_t b) {

@@ -60,18 +60,8 @@ void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint
       },
       scatter_block);
 
-  // 2. Exclusive prefix sums, bucket-major then block: where each block writes in each bucket.
-  bucket_begin_.assign(buckets + 1, 0);
-  std::uint32_t position = 0;
-  for (std::size_t k = 0; k < buckets; ++k) {
-    bucket_begin_[k] = position;
-    for (std::size_t b = 0; b < blocks; ++b) {
-      const std::uint32_t c = offsets_[b * buckets + k];
-      offsets_[b * buckets + k] = position;
-      position += c;
-    }
-  }
-  bucket_begin_[buckets] = position;
+  // 2. Where each block writes in each bucket.
+  counts_to_offsets(std::span<std::uint32_t>(offsets_), blocks, buckets, bucket_begin_);
 
   // 3. Scatter, keeping index order inside each bucket.
   for_blocks(

@@ -107,7 +107,7 @@ void radix_sort(std::span<double> values) {
   // Scratch kept between calls by the calling thread. (A thread_local name inside the parallel
   // loops below would be each worker's own, empty, buffer: the loops use these locals.)
   thread_local std::vector<std::uint64_t> keys_buffer, spare_buffer;
-  thread_local std::vector<std::uint32_t> counts_buffer;
+  thread_local std::vector<std::uint32_t> counts_buffer, digit_begin;
   keys_buffer.resize(n);
   spare_buffer.resize(n);
   counts_buffer.resize(blocks * digit_values);
@@ -153,14 +153,7 @@ void radix_sort(std::span<double> values) {
           for (std::size_t i = begin; i < end; ++i) ++c[(from[i] >> shift) & mask];
         },
         radix_block);
-    // Exclusive prefix sums, digit-major then block: where each block writes each digit.
-    std::uint32_t position = 0;
-    for (std::size_t d = 0; d < digit_values; ++d)
-      for (std::size_t b = 0; b < blocks; ++b) {
-        const std::uint32_t c = counts[b * digit_values + d];
-        counts[b * digit_values + d] = position;
-        position += c;
-      }
+    counts_to_offsets(std::span<std::uint32_t>(counts, blocks * digit_values), blocks, digit_values, digit_begin);
     for_blocks(
         n,
         [&](std::size_t begin, std::size_t end, std::size_t block) {
