@@ -189,30 +189,28 @@ def work_shares(case, record_every):
 
 # ---------------------------------------------------------------------------- the set
 
+def bench_model(key, title, scenario, agents_key, reference=None):
+    """One model's benchmark (model_benchmark) with its instruction shares (work_shares)."""
+    r = model_benchmark(key, title, scenario, agents_key, reference=reference,
+                        marginal_set=lambda n: [f"{agents_key}={n}"])
+    r["shares"] = work_shares(key, r["record_every"])
+    return r
+
+
 def bench_exchange():
     ref = [str(BUILD / "exchange_reference"), "1000000", "4" if QUICK else "1000"]
-    r = model_benchmark("exchange", "exchange: random exchange, 10^6 agents, 1000 steps, outputs every 100 steps",
-                        "scenarios/bench/exchange_million.ini", "exchange.agents", reference=ref,
-                        marginal_set=lambda n: [f"exchange.agents={n}"])
-    r["shares"] = work_shares("exchange", r["record_every"])
-    return r
+    return bench_model("exchange", "exchange: random exchange, 10^6 agents, 1000 steps, outputs every 100 steps",
+                       "scenarios/bench/exchange_million.ini", "exchange.agents", reference=ref)
 
 
 def bench_cpr():
-    r = model_benchmark("cpr", "cpr: fishery, 10^5 harvesters on 100 patches, 1000 steps through all four regimes",
-                        "scenarios/bench/cpr_100k.ini", "cpr.harvesters",
-                        marginal_set=lambda n: [f"cpr.harvesters={n}"])
-    r["shares"] = work_shares("cpr", r["record_every"])
-    return r
+    return bench_model("cpr", "cpr: fishery, 10^5 harvesters on 100 patches, 1000 steps through all four regimes",
+                       "scenarios/bench/cpr_100k.ini", "cpr.harvesters")
 
 
 def bench_economy():
-    r = model_benchmark("economy", "economy: bench/million (10^6 commoners, 10 000 co-ops, 50 platforms, 20 regions, 120 steps)",
-                        "scenarios/bench/million.ini", "economy.commoners",
-                        marginal_set=lambda n: [f"economy.commoners={n}"])
-    if "economy" in perf_guard.CASES:
-        r["shares"] = work_shares("economy", r["record_every"])
-    return r
+    return bench_model("economy", "economy: bench/million (10^6 commoners, 10 000 co-ops, 50 platforms, 20 regions, "
+                       "120 steps)", "scenarios/bench/million.ini", "economy.commoners")
 
 
 def bench_economy_10m():
