@@ -370,23 +370,11 @@ class SweepFile {
 // Reads the header of every object in `file`, so that damaged metadata (a failed checksum, a
 // broken link) is found while validating, before anything is written. h5::Error otherwise.
 void read_every_object(hid_t file) {
-  // Each object's header, then its attributes through every index it keeps: dense attribute
-  // storage has its own heap, a name index and, where creation order is indexed, an order index;
-  // merge updates both indexes when it sets the merged file's status, so damage to either must
-  // show here rather than halfway through writing.
+  // Each object's header, then its attributes (dense attribute storage has its own heap and
+  // index, which merge writes into when it sets the merged file's status).
   const auto visit = [](hid_t root, const char* name, const H5O_info_t*, void*) -> herr_t {
     const auto attribute = [](hid_t, const char*, const H5A_info_t*, void*) -> herr_t { return 0; };
-    if (H5Aiterate_by_name(root, name, H5_INDEX_NAME, H5_ITER_INC, nullptr, attribute, nullptr,
-                           H5P_DEFAULT) < 0)
-      return -1;
-    h5::Handle object(H5Oopen(root, name, H5P_DEFAULT), h5::Kind::Group);
-    if (!object || H5Iget_type(object.id()) != H5I_GROUP) return object ? 0 : -1;
-    h5::Handle gcpl(H5Gget_create_plist(object.id()), h5::Kind::PropertyList);
-    unsigned order = 0;
-    if (!gcpl || H5Pget_attr_creation_order(gcpl.id(), &order) < 0) return -1;
-    if ((order & H5P_CRT_ORDER_INDEXED) == 0) return 0;
-    return H5Aiterate_by_name(root, name, H5_INDEX_CRT_ORDER, H5_ITER_INC, nullptr, attribute,
-                              nullptr, H5P_DEFAULT) < 0
+    return H5Aiterate_by_name(root, name, H5_INDEX_NAME, H5_ITER_INC, nullptr, attribute, nullptr, H5P_DEFAULT) < 0
                ? -1
                : 0;
   };
