@@ -160,7 +160,7 @@ std::string run_guarded(const std::string& what, const std::vector<std::filesyst
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            std::chrono::duration<double>(seconds));
   std::string said;
-  bool timed_out = false;
+  bool timed_out = false, child_done = false;
   for (;;) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -174,13 +174,18 @@ std::string run_guarded(const std::string& what, const std::vector<std::filesyst
     if (ready <= 0) continue;
     char buffer[4096];
     const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
-    if (n > 0)
+    if (n > 0) {
       said.append(buffer, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR)
+    } else if (n == 0) {
+      child_done = true;
       break;
+    } else if (errno != EINTR) {
+      break;
+    }
   }
   ::close(fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
+  // A child that is not done (out of time, or the pipe failed) is stopped before it is waited for.
+  if (!child_done) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -312,12 +312,12 @@ def test_merge_never_clobbers_an_existing_output(sim, files):
 
 
 def flip_in_first_chunk(path, dataset):
-    """Flips a bit inside the stored bytes of the first chunk of `dataset`."""
+    """Flips a bit of the second stored value in the first chunk of `dataset` (8-byte values)."""
     with h5py.File(path, "r", libver="latest", swmr=True) as f:
         assert f[dataset].fletcher32, f"{dataset} carries no checksum"
         chunk = f[dataset].id.get_chunk_info(0)
     data = bytearray(path.read_bytes())
-    data[chunk.byte_offset + chunk.size // 2] ^= 0x04
+    data[chunk.byte_offset + 8 + 3] ^= 0x04
     path.write_bytes(bytes(data))
     return bytes(data)
 
@@ -325,7 +325,7 @@ def flip_in_first_chunk(path, dataset):
 def test_a_damaged_value_in_a_run_file_is_refused_by_resume(sim, binary, files):
     """Fletcher32 on every chunk: a flipped bit in a stored record is refused, not resumed from."""
     out = files / "cut.h5"
-    checkpoint = checkpoint_for(files, out, binary)
+    checkpoint_for(files, out, binary)
     with h5py.File(out, "r") as f:
         series = next(f"series/{n}" for n in f["series"] if n not in ("step", "time", "year"))
     for dataset in ["series/step", series, "flows/matrix"]:
@@ -347,7 +347,7 @@ def test_a_damaged_value_in_a_sweep_part_is_refused_by_merge(sim, files, damaged
     with h5py.File(part, "r") as f:
         chunk = f[f"series/{name}"].id.get_chunk_info_by_coord((owned[0], 0))
     data = bytearray(part.read_bytes())
-    data[chunk.byte_offset + 5] ^= 0x20
+    data[chunk.byte_offset + 8 + 5] ^= 0x20  # the run's second value
     part.write_bytes(bytes(data))
     (files / "keep.h5").write_bytes(b"precious")
     r = sim("merge", files / "part0.h5", files / "part1.h5", "--out", files / "keep.h5", "--overwrite")
