@@ -329,7 +329,7 @@ int command_merge(const std::vector<std::string>& args) {
   std::vector<std::filesystem::path> parts;
   for (const auto& p : vm["part"].as<std::vector<std::string>>()) parts.emplace_back(p);
   const std::string out = vm["out"].as<std::string>();
-  const std::int64_t missing = merge_sweeps(parts, out, vm.count("overwrite") > 0);
+  const std::int64_t missing = merge_sweeps_guarded(parts, out, vm.count("overwrite") > 0);
   if (!vm.count("quiet")) std::printf("merged %zu parts into %s\n", parts.size(), out.c_str());
   if (missing > 0) {
     std::cerr << "commons-sim merge: " << missing << " runs are in no part; the merged file is incomplete\n";

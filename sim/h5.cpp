@@ -11,15 +11,24 @@ namespace {
 
 // The most specific entry of HDF5's error stack ("object 'x' doesn't exist"), which says more
 // than the API function that failed. Must run before any other HDF5 call, since every API
-// call clears the stack on entry.
-std::string innermost_reason() {
-  std::string reason;
+// call clears the stack on entry. `io_failed`, when given, tells whether the operating system
+// refused a read or write: the innermost entry is then the file driver's, of class H5E_IO (outer
+// entries of that class also wrap other failures, such as a chunk that fails its checksum).
+std::string innermost_reason(bool* io_failed = nullptr) {
+  struct Walk {
+    std::string reason;
+    bool io_failed = false;
+  } walk;
   auto take_first = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-    auto* out = static_cast<std::string*>(data);
-    if (n == 0 && err->desc != nullptr) *out = err->desc;
+    auto* out = static_cast<Walk*>(data);
+    if (n != 0) return 0;
+    if (err->desc != nullptr) out->reason = err->desc;
+    out->io_failed = err->maj_num == H5E_IO;
     return 0;
   };
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &reason);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &walk);
+  if (io_failed != nullptr) *io_failed = walk.io_failed;
+  const std::string& reason = walk.reason;
   H5Eclear2(H5E_DEFAULT);
   // Some reasons span lines (a failed write lists time, file, errno...): errors are one line.
   std::string one_line;
@@ -100,16 +109,20 @@ std::vector<std::string> take_strings(std::vector<char*>& raw, hid_t type, hid_t
 void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 void fail(hid_t loc, std::string_view object, std::string_view action) {
-  std::string reason = innermost_reason();
+  bool io_failed = false;
+  std::string reason = innermost_reason(&io_failed);
   std::string message = "HDF5: cannot " + std::string(action) + " '" + object_name_of(loc, object) +
                         "' in '" + file_name_of(loc) + "'";
   H5Eclear2(H5E_DEFAULT);
-  throw Error(with_reason(std::move(message), reason));
+  throw Error(with_reason(std::move(message), reason), io_failed);
 }
 
 void fail_file(const std::filesystem::path& file, std::string_view action) {
-  std::string reason = innermost_reason();
-  throw Error(with_reason("HDF5: cannot " + std::string(action) + " '" + file.string() + "'", reason));
+  bool io_failed = false;
+  std::string reason = innermost_reason(&io_failed);
+  throw Error(
+      with_reason("HDF5: cannot " + std::string(action) + " '" + file.string() + "'", reason),
+      io_failed);
 }
 
 Handle& Handle::operator=(Handle&& other) noexcept {
@@ -142,10 +155,12 @@ void Handle::close() {
   // A file's name must be read before it is closed, for the message.
   std::string file = kind_ == Kind::File ? file_name_of(id) : std::string();
   if (close_id(id, kind_) < 0) {
-    std::string reason = innermost_reason();
+    bool io_failed = false;
+    std::string reason = innermost_reason(&io_failed);
     throw Error(with_reason(kind_ == Kind::File ? "HDF5: cannot close '" + file + "'"
                                                 : std::string("HDF5: cannot close an object"),
-                            reason));
+                            reason),
+                io_failed);
   }
 }
 
@@ -230,6 +245,9 @@ Extendible Extendible::create(hid_t loc, const std::string& name, hid_t file_typ
   Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), loc, name, "create properties for"),
               Kind::PropertyList);
   check(H5Pset_chunk(dcpl.id(), rank, chunk.data()), loc, name, "set chunking of");
+  // HDF5 checksums metadata but not raw data: Fletcher32 on every chunk makes a damaged value
+  // fail its read instead of passing for data. It is the only filter, so it sums the stored bytes.
+  check(H5Pset_fletcher32(dcpl.id()), loc, name, "set checksums of");
   out.dataset_ = Handle(check(H5Dcreate2(loc, name.c_str(), file_type, space.id(), H5P_DEFAULT,
                                          dcpl.id(), H5P_DEFAULT),
                               loc, name, "create dataset"),

@@ -22,7 +22,14 @@ namespace sim::h5 {
 // An HDF5 call failed. The message names the action, the object, the file and HDF5's reason.
 class Error : public sim::RunError {
  public:
-  using sim::RunError::RunError;
+  explicit Error(const std::string& message, bool io_failed = false)
+      : sim::RunError(message), io_failed_(io_failed) {}
+  // The operating system refused a read or a write (a full disk, a file-size limit), rather than
+  // HDF5 finding something wrong in a file.
+  bool io_failed() const noexcept { return io_failed_; }
+
+ private:
+  bool io_failed_ = false;
 };
 
 // Stops HDF5 from printing its error stack to stderr; errors arrive as h5::Error instead.
@@ -87,7 +94,8 @@ bool exists(hid_t loc, const std::string& name);  // a link `name` directly unde
 Handle string_type();
 
 // A dataset that grows along dimension 0 by whole rows of shape `row_shape`: created with
-// extent [0, row_shape...], maximum [unlimited, row_shape...], chunks of `chunk_rows` rows.
+// extent [0, row_shape...], maximum [unlimited, row_shape...], chunks of `chunk_rows` rows,
+// each with a Fletcher32 checksum (a chunk that fails it cannot be read: h5::Error).
 // It remembers its length, so an append costs one extent change and one write.
 class Extendible {
  public:

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "sim/error.hpp"
+#include "sim/guarded_read.hpp"
 #include "sim/h5.hpp"
 
 namespace sim {
@@ -627,16 +628,28 @@ void RunFile::write_snapshot(std::int64_t step, const State& snapshot) {
   f.snapshot_written[index] = true;
 }
 
+namespace {
+
+// The output file of a run being resumed, read-only.
+h5::Handle open_for_resume(const fs::path& path) {
+  h5::silence_errors();
+  // A run killed outright leaves its file marked as open for writing: read it as SWMR does.
+  h5::Handle fapl = h5::file_access_latest();
+  // A SWMR reader retries metadata whose checksum fails (100 times by default, sleeping ever
+  // longer: hours), in case a live writer was halfway through it. The writer of a file being
+  // resumed is gone, so a checksum that fails once is damage: refuse the file at once.
+  h5::check_file(H5Pset_metadata_read_attempts(fapl.id(), 1), path, "set the read attempts for");
+  return h5::open_file(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id());
+}
+
+}  // namespace
+
 void RunFile::carry_snapshots(const fs::path& from, std::int64_t up_to_step) {
   Impl& f = *impl_;
   if (f.snapshot_plan.empty()) return;
   const std::string shown = from.string();
   try {
-    h5::silence_errors();
-    h5::Handle fapl = h5::file_access_latest();
-    // Its writer is gone: damaged metadata is damage, not a write in progress (read_records).
-    h5::check_file(H5Pset_metadata_read_attempts(fapl.id(), 1), from, "set the read attempts for");
-    h5::Handle file = h5::open_file(from, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id());
+    h5::Handle file = open_for_resume(from);
     if (!h5::exists(file.id(), "snapshots")) return;
     h5::Handle steps = h5::open_dataset(file.id(), "snapshots/steps");
     for (std::int64_t step : h5::read_ints(steps.id())) {
@@ -669,14 +682,7 @@ StoredRecords read_records(const fs::path& path, const ModelSpec& model, const s
   const std::string shown = path.string();
   StoredRecords out;
   try {
-    h5::silence_errors();
-    // A run killed outright leaves its file marked as open for writing: read it as SWMR does.
-    h5::Handle fapl = h5::file_access_latest();
-    // A SWMR reader retries metadata whose checksum fails (100 times by default, sleeping ever
-    // longer: hours), in case a live writer was halfway through it. The writer of a file being
-    // resumed is gone, so a checksum that fails once is damage: refuse the file at once.
-    h5::check_file(H5Pset_metadata_read_attempts(fapl.id(), 1), path, "set the read attempts for");
-    h5::Handle file = h5::open_file(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id());
+    h5::Handle file = open_for_resume(path);
     h5::Handle scenario = h5::open_group(file.id(), "scenario");
     if (h5::read_string_attribute(scenario.id(), "text") != scenario_text)
       throw InputError("output file '" + shown + "' holds another scenario than the checkpoint");
@@ -734,6 +740,44 @@ StoredRecords read_records(const fs::path& path, const ModelSpec& model, const s
   return out;
 }
 
+void check_resumable_output(const fs::path& path, const ModelSpec& model,
+                            const std::string& scenario_text, std::int64_t up_to_step) {
+  run_guarded("output file", {path}, [&] {
+    reading(path);
+    read_records(path, model, scenario_text, up_to_step);
+    if (model.snapshot_fields.empty()) return std::string();
+    // The snapshots carry_snapshots copies, each field read whole in its stored type.
+    try {
+      h5::Handle file = open_for_resume(path);
+      if (!h5::exists(file.id(), "snapshots")) return std::string();
+      h5::Handle steps = h5::open_dataset(file.id(), "snapshots/steps");
+      for (std::int64_t step : h5::read_ints(steps.id())) {
+        if (step > up_to_step) continue;
+        for (const auto& field : model.snapshot_fields) {
+          const std::string name = "snapshots/" + std::to_string(step) + "/" + field.name;
+          h5::Handle dataset = h5::open_dataset(file.id(), name);
+          h5::Handle stored(
+              h5::check(H5Dget_type(dataset.id()), file.id(), name, "get the type of"),
+              h5::Kind::Datatype);
+          h5::Handle type(h5::check(H5Tget_native_type(stored.id(), H5T_DIR_DEFAULT), file.id(),
+                                    name, "get the type of"),
+                          h5::Kind::Datatype);
+          const auto shape = h5::shape(dataset.id());
+          const std::size_t count = shape.size() == 1 ? static_cast<std::size_t>(shape[0]) : 0;
+          std::vector<std::byte> bytes(count * H5Tget_size(type.id()));
+          if (count > 0)
+            h5::check(H5Dread(dataset.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()),
+                      file.id(), name, "read");
+        }
+      }
+    } catch (const h5::Error& e) {
+      throw InputError("cannot read the snapshots of output file '" + path.string() +
+                       "' to resume it (" + e.what() + ")");
+    }
+    return std::string();
+  });
+}
+
 std::string output_doc_markdown(const ModelList& models) {
   std::ostringstream md;
   md << R"(# Output files
@@ -770,6 +814,13 @@ written with the HDF5 1.10 file format (`libver="latest"`), so it needs HDF5 1.1
 One record is written per recorded step (`[sim] record_every`, plus the initial state at step 0
 and the last step). `step` holds the actual step numbers, so records need not be evenly spaced.
 Strings (attributes and datasets) are variable-length UTF-8; h5py reads them as `str`.
+
+Every extendible dataset (all but the string scales `flow_type` and `sector`, `/regions/region`
+and `/meta/progress`) is chunked, and every chunk carries HDF5's Fletcher32 checksum (filter
+`fletcher32`, the only filter, so it sums the stored bytes). HDF5 checks it on every read: a
+damaged value fails to read ("data error detected by Fletcher32 checksum") instead of passing
+for data. h5py, xarray and any HDF5 reader apply the filter themselves; HDF5's metadata carries
+checksums of its own (`libver="latest"`).
 
 ### `/series`
 

@@ -15,7 +15,7 @@
 //                    phases, start_time, end_time, wall_seconds, steps_completed, status;
 //                    /meta/progress: steps completed at the last flush (updated while running)
 //
-// Chunked and extendible along steps; written with SWMR so another process can read it while
+// Chunked (each chunk with a Fletcher32 checksum) and extendible along steps; written with SWMR so another process can read it while
 // it runs; flushed every `flush_every` records so a killed run leaves every flushed step.
 #include <cstdint>
 #include <filesystem>
@@ -104,6 +104,12 @@ struct StoredRecords {
 // cannot be read or does not hold the scenario `scenario_text` with the model's series.
 StoredRecords read_records(const std::filesystem::path& path, const ModelSpec& model,
                            const std::string& scenario_text, std::int64_t up_to_step);
+// Reads what a resumed run takes from `path` (read_records, and every field of the snapshots it
+// lists whole up to `up_to_step`) in a child process (run_guarded), so that a file on which the
+// HDF5 library crashes or hangs is refused: InputError naming the file. Call it before this
+// process starts OpenMP threads.
+void check_resumable_output(const std::filesystem::path& path, const ModelSpec& model,
+                            const std::string& scenario_text, std::int64_t up_to_step);
 
 // Refuses (InputError naming the path) an output path that exists while `overwrite` is false, or
 // that cannot be created; checked before HDF5 touches anything, so an existing file is kept.

@@ -267,6 +267,10 @@ RunResult resume_run(const std::filesystem::path& checkpoint_path, const RunOpti
   if (c.step < 0 || c.step > scenario.steps || c.last_recorded > c.step || c.last_recorded < 0)
     throw InputError("checkpoint '" + shown + "' is inconsistent (step " + std::to_string(c.step) + ")");
 
+  // The output file is read in a child process first, before this process starts OpenMP threads:
+  // the HDF5 library can crash or hang on a damaged file (sim/guarded_read.hpp).
+  check_resumable_output(c.out, *scenario.model, c.scenario_text, c.step);
+
   Simulation simulation(scenario);
   try {
     simulation.restore(c.state, c.step);

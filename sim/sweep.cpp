@@ -24,6 +24,7 @@
 #endif
 
 #include "sim/error.hpp"
+#include "sim/guarded_read.hpp"
 #include "sim/h5.hpp"
 #include "sim/parallel.hpp"
 #include "sim/run_file.hpp"
@@ -85,7 +86,15 @@ class Rows {
     h5::Handle plist(H5Pcreate(H5P_DATASET_CREATE), h5::Kind::PropertyList);
     std::vector<hsize_t> chunk = shape;
     chunk[0] = 1;
-    if (shape[0] > 0) h5::check(H5Pset_chunk(plist.id(), static_cast<int>(chunk.size()), chunk.data()), loc, name, "set chunks");
+    if (shape[0] > 0) {
+      h5::check(H5Pset_chunk(plist.id(), static_cast<int>(chunk.size()), chunk.data()), loc, name,
+                "set chunks");
+      // A checksum on every chunk of numbers (the only filter, so it sums the stored bytes): HDF5
+      // checksums no raw data of its own. HDF5 filters no variable-length strings, whose text
+      // lives in the file's global heap rather than in the chunks.
+      if (h5::check(H5Tis_variable_str(type), loc, name, "inspect the type of") == 0)
+        h5::check(H5Pset_fletcher32(plist.id()), loc, name, "set checksums");
+    }
     if (fill_nan) h5::check(H5Pset_fill_value(plist.id(), H5T_NATIVE_DOUBLE, &nan), loc, name, "set fill value");
     dataset_ = h5::Handle(h5::check(H5Dcreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT,
                                                shape[0] > 0 ? plist.id() : H5P_DEFAULT, H5P_DEFAULT),
@@ -782,6 +791,30 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
                      "snapshots of single runs with commons-sim run");
   const std::size_t regions = region_count(base);
   check_region_count(o, models, base, regions);
+  if (static_cast<double>(o.design.points()) * static_cast<double>(o.replicas) >
+      static_cast<double>(max_design_points))
+    throw InputError("a sweep of " + std::to_string(o.design.points()) + " points x " +
+                     std::to_string(o.replicas) + " replicas exceeds " +
+                     std::to_string(max_design_points) + " runs");
+  const auto runs = static_cast<std::int64_t>(o.design.points()) * o.replicas;
+
+  // The file of an earlier attempt is read in a child process first (the HDF5 library can crash
+  // or hang on a damaged file: sim/guarded_read.hpp), by the rank that owns the file, before
+  // this process starts OpenMP threads or MPI.
+  const bool resuming = o.resume && !is_secondary_rank() && std::filesystem::exists(o.out);
+  std::string error;
+  if (resuming) {
+    try {
+      run_guarded("sweep file", {o.out}, [&] {
+        reading(o.out);
+        finished_runs(o, base, runs, regions);
+        return std::string();
+      });
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+  }
+
   const std::vector<std::int64_t> steps = record_steps(base);
   std::vector<double> times;
   {
@@ -789,10 +822,6 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
     Simulation simulation(base);
     for (auto s : steps) times.push_back(simulation.model().time_at(s));
   }
-  if (static_cast<double>(o.design.points()) * static_cast<double>(o.replicas) > static_cast<double>(max_design_points))
-    throw InputError("a sweep of " + std::to_string(o.design.points()) + " points x " + std::to_string(o.replicas) +
-                     " replicas exceeds " + std::to_string(max_design_points) + " runs");
-  const auto runs = static_cast<std::int64_t>(o.design.points()) * o.replicas;
   const int threads = o.threads > 0 ? o.threads : std::max(1, max_threads() / o.jobs);
 
 #ifdef SIM_HAVE_MPI
@@ -805,15 +834,13 @@ SweepResult run_sweep(const SweepOptions& o, const ModelList& models) {
   std::vector<std::string> earlier(static_cast<std::size_t>(runs));
   std::vector<std::int64_t> pending;
   std::optional<SweepFile> file;
-  std::string error;
 #ifdef SIM_HAVE_MPI
   const bool writer = mpi.rank() == 0;
 #else
   const bool writer = true;
 #endif
-  if (writer) {
+  if (writer && error.empty()) {
     try {
-      const bool resuming = o.resume && std::filesystem::exists(o.out);
       if (resuming) earlier = finished_runs(o, base, runs, regions);
       for (std::int64_t r = o.shard_index; r < runs; r += o.shard_count)
         if (earlier[static_cast<std::size_t>(r)].empty()) pending.push_back(r);
@@ -1012,6 +1039,7 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
   for (const auto& part : parts) {
     h5::Handle f;
     try {
+      reading(part);
       f = h5::open_file(part, H5F_ACC_RDONLY);
       read_every_object(f.id());
       h5::Handle meta = h5::open_group(f.id(), "meta");
@@ -1070,28 +1098,46 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
     }
   } cleanup{building};
   std::filesystem::copy_file(parts.front(), building, std::filesystem::copy_options::overwrite_existing);
+  // Damage validation cannot see (the heap or free-space data HDF5 touches only when it changes an
+  // attribute) shows while the copy is written: it is the part's, unless the system refused a
+  // read or a write (a full disk), which is the run failing.
+  const auto damaged = [](const h5::Error& e, const std::string& which) {
+    if (e.io_failed()) throw;
+    throw InputError("commons-sim merge: " + which +
+                     " is damaged (found while writing the merged file: " + e.what() + ")");
+  };
+  reading(parts.front());  // the merged file is a copy of it
   h5::Handle target = h5::open_file(building, H5F_ACC_RDWR);
   const h5::Handle strings = h5::string_type();
-  std::int64_t complete = 0, failed = 0, missing = 0;
-  for (std::size_t p = 1; p < parts.size(); ++p) {
-    h5::Handle source = h5::open_file(parts[p], H5F_ACC_RDONLY);
-    auto open_pair = [&](const std::string& path) {
-      return std::pair{h5::open_dataset(source.id(), path), h5::open_dataset(target.id(), path)};
-    };
-    std::vector<std::pair<h5::Handle, h5::Handle>> series;
-    for (const auto& name : names) series.push_back(open_pair(name));
-    auto seed = open_pair("runs/seed");
-    auto status = open_pair("runs/status");
-    auto error = open_pair("runs/error");
-    for (std::int64_t r = 0; r < runs; ++r) {
-      if (owner[static_cast<std::size_t>(r)] != static_cast<int>(p)) continue;
-      const auto row = static_cast<hsize_t>(r);
-      for (auto& [from, to] : series) copy_row(from.id(), to.id(), row, H5T_NATIVE_DOUBLE, sizeof(double));
-      copy_row(seed.first.id(), seed.second.id(), row, H5T_NATIVE_UINT64, sizeof(std::uint64_t));
-      copy_row(status.first.id(), status.second.id(), row, strings.id(), sizeof(char*));
-      copy_row(error.first.id(), error.second.id(), row, strings.id(), sizeof(char*));
+  // Every row is copied from the part that holds it, the first part's rows onto themselves too,
+  // so that every value merged is read and its checksum checked.
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    reading(parts[p]);
+    try {
+      h5::Handle source = h5::open_file(parts[p], H5F_ACC_RDONLY);
+      auto open_pair = [&](const std::string& path) {
+        return std::pair{h5::open_dataset(source.id(), path), h5::open_dataset(target.id(), path)};
+      };
+      std::vector<std::pair<h5::Handle, h5::Handle>> series;
+      for (const auto& name : names) series.push_back(open_pair(name));
+      auto seed = open_pair("runs/seed");
+      auto status = open_pair("runs/status");
+      auto error = open_pair("runs/error");
+      for (std::int64_t r = 0; r < runs; ++r) {
+        if (owner[static_cast<std::size_t>(r)] != static_cast<int>(p)) continue;
+        const auto row = static_cast<hsize_t>(r);
+        for (auto& [from, to] : series)
+          copy_row(from.id(), to.id(), row, H5T_NATIVE_DOUBLE, sizeof(double));
+        copy_row(seed.first.id(), seed.second.id(), row, H5T_NATIVE_UINT64, sizeof(std::uint64_t));
+        copy_row(status.first.id(), status.second.id(), row, strings.id(), sizeof(char*));
+        copy_row(error.first.id(), error.second.id(), row, strings.id(), sizeof(char*));
+      }
+    } catch (const h5::Error& e) {
+      damaged(e, p == 0 ? "'" + parts[p].string() + "'"
+                        : "'" + parts[p].string() + "' or '" + parts.front().string() + "'");
     }
   }
+  std::int64_t complete = 0, failed = 0, missing = 0;
   for (std::int64_t r = 0; r < runs; ++r) {
     const int p = owner[static_cast<std::size_t>(r)];
     if (p < 0) {
@@ -1100,17 +1146,39 @@ std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const
     }
     (statuses[static_cast<std::size_t>(p)][static_cast<std::size_t>(r)] == "complete" ? complete : failed)++;
   }
-  h5::Handle meta = h5::open_group(target.id(), "meta");
-  h5::write_attribute(meta.id(), "status", missing == 0 ? "complete" : "incomplete");
-  h5::write_attribute(meta.id(), "shard", std::string("merged from ") + std::to_string(parts.size()) + " parts");
-  h5::write_attribute(meta.id(), "runs", runs);
-  h5::write_attribute(meta.id(), "runs_complete", complete);
-  h5::write_attribute(meta.id(), "runs_failed", failed);
-  meta.close();
-  target.close();
+  reading(parts.front());
+  try {
+    h5::Handle meta = h5::open_group(target.id(), "meta");
+    h5::write_attribute(meta.id(), "status", missing == 0 ? "complete" : "incomplete");
+    h5::write_attribute(meta.id(), "shard",
+                        std::string("merged from ") + std::to_string(parts.size()) + " parts");
+    h5::write_attribute(meta.id(), "runs", runs);
+    h5::write_attribute(meta.id(), "runs_complete", complete);
+    h5::write_attribute(meta.id(), "runs_failed", failed);
+    meta.close();
+    target.close();
+  } catch (const h5::Error& e) {
+    damaged(e, "'" + parts.front().string() + "'");
+  }
   std::filesystem::rename(building, out);
   cleanup.done = true;
   return missing;
+}
+
+std::int64_t merge_sweeps_guarded(const std::vector<std::filesystem::path>& parts,
+                                  const std::filesystem::path& out, bool overwrite) {
+  if (parts.empty()) throw InputError("commons-sim merge: no part files given");
+  check_output_path(out, overwrite);
+  try {
+    return std::stoll(run_guarded("commons-sim merge: part", parts, [&] {
+      return std::to_string(merge_sweeps(parts, out, overwrite));
+    }));
+  } catch (...) {
+    // A child that died left its half-built file behind (merge_sweeps removes it otherwise).
+    std::error_code ignored;
+    std::filesystem::remove(out.string() + ".merging", ignored);
+    throw;
+  }
 }
 
 }  // namespace sim

@@ -60,5 +60,10 @@ std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text);
 // Returns the number of runs no part holds (the merged file says status "incomplete").
 std::int64_t merge_sweeps(const std::vector<std::filesystem::path>& parts, const std::filesystem::path& out,
                           bool overwrite);
+// merge_sweeps in a child process (sim/guarded_read.hpp), as `commons-sim merge` runs it: a part
+// on which the HDF5 library crashes or hangs is refused (InputError naming it), and neither `out`
+// nor a temporary file is left behind.
+std::int64_t merge_sweeps_guarded(const std::vector<std::filesystem::path>& parts,
+                                  const std::filesystem::path& out, bool overwrite);
 
 }  // namespace sim

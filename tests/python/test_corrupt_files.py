@@ -7,6 +7,7 @@ Damage is placed by a seeded random generator, so a failure names a reproducible
 import random
 import shutil
 import subprocess
+import time
 
 import h5py
 import pytest
@@ -31,6 +32,22 @@ record_every = 3
 
 SWEEP = ["--vary", "exchange.chi=0:0.1:4", "--replicas", "2", "--threads", "1", "--quiet"]
 USER_BLOCK = 512  # the checkpoint's header, in front of its HDF5 part (sim/checkpoint.cpp)
+
+# The scenario of the run files scripts/fuzz makes as seeds, which the fuzz findings claim to hold.
+FUZZ_SEED_RUN = """[sim]
+model = exchange
+steps = 12
+seed = 3
+
+[exchange]
+agents = 16
+rule = yard_sale
+chi = 0.1
+"""
+# Files on which HDF5 1.10.8 itself loops forever, frees twice or reads out of bounds.
+HDF5_FINDINGS = ["fuzz_output_file-crash-free", "fuzz_output_file-hang-global-heap",
+                 "fuzz_output_file-segv-metadata-decode"]
+CHECK_SECONDS = 4  # SIM_FILE_CHECK_SECONDS for the guarded read of a finding
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +214,8 @@ def test_a_checkpoint_whose_output_is_truncated_is_refused(sim, binary, files):
 def test_a_checkpoint_whose_output_has_damaged_metadata_is_refused_or_mended(sim, binary, files):
     """HDF5 checksums the metadata of run files (superblock 3, object header 2), so damage to what
     resume reads is refused; resume rebuilds the file from the records it reads, so damage
-    elsewhere is dropped and the result is the uninterrupted run. Raw values are not checksummed
-    by HDF5: a flipped bit in a stored record cannot be seen (docs/reliability.md)."""
+    elsewhere is dropped and the result is the uninterrupted run. Stored values carry Fletcher32
+    checksums: test_a_damaged_value_in_a_run_file_is_refused_by_resume."""
     out = files / "cut.h5"
     checkpoint = checkpoint_for(files, out, binary)
     data = out.read_bytes()
@@ -292,3 +309,127 @@ def test_merge_never_clobbers_an_existing_output(sim, files):
     (files / "merged.h5").write_bytes(b"precious")
     refused(sim("merge", files / "part0.h5", files / "part1.h5", "--out", files / "merged.h5"), "exists")
     assert (files / "merged.h5").read_bytes() == b"precious"
+
+
+def flip_in_first_chunk(path, dataset):
+    """Flips a bit of the second stored value in the first chunk of `dataset` (8-byte values)."""
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        assert f[dataset].fletcher32, f"{dataset} carries no checksum"
+        chunk = f[dataset].id.get_chunk_info(0)
+    data = bytearray(path.read_bytes())
+    data[chunk.byte_offset + 8 + 3] ^= 0x04
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def test_a_damaged_value_in_a_run_file_is_refused_by_resume(sim, binary, files):
+    """Fletcher32 on every chunk: a flipped bit in a stored record is refused, not resumed from."""
+    out = files / "cut.h5"
+    checkpoint_for(files, out, binary)
+    with h5py.File(out, "r") as f:
+        series = next(f"series/{n}" for n in f["series"] if n not in ("step", "time", "year"))
+    for dataset in ["series/step", series, "flows/matrix"]:
+        checkpoint = checkpoint_for(files, out, binary)
+        damaged = flip_in_first_chunk(out, dataset)
+        r = sim("resume", checkpoint)
+        refused(r, "Fletcher32")
+        assert f"'{out}'" in r.stderr and f"/{dataset}" in r.stderr, r.stderr
+        assert out.read_bytes() == damaged, f"{dataset}: the refused output changed"
+        assert not (files / "cut.h5.resuming").exists()
+
+
+@pytest.mark.parametrize("damaged_part", [0, 1])
+def test_a_damaged_value_in_a_sweep_part_is_refused_by_merge(sim, files, damaged_part):
+    part = files / f"part{damaged_part}.h5"
+    with h5py.File(part, "r") as f:
+        name = next(n for n in f["series"] if f["series"][n].ndim == 2)
+        owned = [r for r, status in enumerate(f["runs/status"][:]) if status]
+    with h5py.File(part, "r") as f:
+        chunk = f[f"series/{name}"].id.get_chunk_info_by_coord((owned[0], 0))
+    data = bytearray(part.read_bytes())
+    data[chunk.byte_offset + 8 + 5] ^= 0x20  # the run's second value
+    part.write_bytes(bytes(data))
+    (files / "keep.h5").write_bytes(b"precious")
+    r = sim("merge", files / "part0.h5", files / "part1.h5", "--out", files / "keep.h5", "--overwrite")
+    refused(r, "Fletcher32")
+    assert str(part) in r.stderr, r.stderr
+    assert (files / "keep.h5").read_bytes() == b"precious"
+    assert not (files / "keep.h5.merging").exists()
+
+
+def test_run_and_sweep_files_carry_checksums_and_still_read_in_h5py(files):
+    with h5py.File(files / "run.h5", "r") as f:
+        chunked = []
+        f.visititems(lambda name, obj: chunked.append(obj) if isinstance(obj, h5py.Dataset) and obj.chunks else None)
+        assert chunked and all(d.fletcher32 for d in chunked)
+        assert f["series/step"][-1] == 40
+    with h5py.File(files / "sweep.h5", "r") as f:
+        assert f[f"series/{next(iter(f['series']))}"].fletcher32
+        assert not f["runs/status"].fletcher32  # HDF5 filters no variable-length strings
+        assert list(f["runs/status"][:].astype(str)) == ["complete"] * 8
+
+
+# -- files on which the HDF5 library itself crashes or hangs -------------------------------------
+
+def refused_in_time(result, started, *messages):
+    refused(result, *messages)
+    assert time.monotonic() - started < CHECK_SECONDS + 20, "the guarded read was not cut short"
+
+
+@pytest.mark.parametrize("finding", HDF5_FINDINGS)
+def test_a_part_the_hdf5_library_crashes_or_hangs_on_is_refused_by_merge(sim, source_dir, files, finding):
+    part = files / finding
+    shutil.copy(source_dir / "tests" / "fuzz" / "hdf5-findings" / finding, part)
+    data = part.read_bytes()
+    (files / "keep.h5").write_bytes(b"precious")
+    for parts in [[part], [files / "part0.h5", part]]:
+        started = time.monotonic()
+        r = sim("merge", *parts, "--out", files / "keep.h5", "--overwrite", env={"SIM_FILE_CHECK_SECONDS": str(CHECK_SECONDS)})
+        refused_in_time(r, started, str(part))
+        assert (files / "keep.h5").read_bytes() == b"precious", "merge overwrote its output"
+        assert not (files / "keep.h5.merging").exists()
+        assert part.read_bytes() == data
+
+
+@pytest.mark.parametrize("finding", HDF5_FINDINGS)
+def test_a_run_file_the_hdf5_library_crashes_or_hangs_on_is_refused_by_resume(sim, source_dir, files, finding):
+    """The findings claim the scenario of the fuzzer's seed runs: a checkpoint of that scenario
+    gets resume past its scenario check, into the damage."""
+    (files / "seed.ini").write_text(FUZZ_SEED_RUN)
+    out = files / "seed.h5"
+    sim("run", files / "seed.ini", "--out", out, "--checkpoint-every", "5", "--threads", "1", "--quiet", check=0)
+    shutil.copy(source_dir / "tests" / "fuzz" / "hdf5-findings" / finding, out)
+    data = out.read_bytes()
+    started = time.monotonic()
+    r = sim("resume", files / "seed.h5.checkpoint", env={"SIM_FILE_CHECK_SECONDS": str(CHECK_SECONDS)})
+    refused_in_time(r, started, f"'{out}'")
+    if "hang" in finding:
+        assert f"the HDF5 library did not finish in {CHECK_SECONDS} s reading it" in r.stderr, r.stderr
+    assert out.read_bytes() == data, "the refused output changed"
+    assert not (files / "seed.h5.resuming").exists()
+
+
+@pytest.mark.parametrize("finding", HDF5_FINDINGS)
+def test_a_file_the_hdf5_library_crashes_or_hangs_on_is_refused_by_sweep_resume(sim, source_dir, files, finding):
+    out = files / "partial.h5"
+    shutil.copy(source_dir / "tests" / "fuzz" / "hdf5-findings" / finding, out)
+    data = out.read_bytes()
+    started = time.monotonic()
+    r = sim("sweep", files / "exchange.ini", *SWEEP, "--out", out, "--resume",
+            env={"SIM_FILE_CHECK_SECONDS": str(CHECK_SECONDS)})
+    refused_in_time(r, started, f"'{out}'")
+    assert out.read_bytes() == data
+
+
+def test_damage_merge_finds_only_while_writing_is_bad_input(sim, source_dir, files):
+    """The first part's attribute heap is damaged where only changing an attribute reads it: merge
+    finds it while writing its copy, and must still call it bad input and leave nothing behind."""
+    part = files / "damaged.h5"
+    shutil.copy(source_dir / "tests" / "fuzz" / "regressions" / "fuzz_output_file" / "merge-damage-found-while-writing",
+                part)
+    (files / "keep.h5").write_bytes(b"precious")
+    r = sim("merge", part, "--out", files / "keep.h5", "--overwrite")
+    refused(r, "is damaged")
+    assert str(part) in r.stderr
+    assert (files / "keep.h5").read_bytes() == b"precious"
+    assert not (files / "keep.h5.merging").exists()
