@@ -245,9 +245,10 @@ Extendible Extendible::create(hid_t loc, const std::string& name, hid_t file_typ
   Handle dcpl(check(H5Pcreate(H5P_DATASET_CREATE), loc, name, "create properties for"),
               Kind::PropertyList);
   check(H5Pset_chunk(dcpl.id(), rank, chunk.data()), loc, name, "set chunking of");
-  // HDF5 checksums metadata but not raw data: Fletcher32 on every chunk makes a damaged value
-  // fail its read instead of passing for data. It is the only filter, so it sums the stored bytes.
-  check(H5Pset_fletcher32(dcpl.id()), loc, name, "set checksums of");
+  // No Fletcher32 here (sweep files have it): a run file's last chunk is rewritten in place at
+  // every flush, and a kill inside that write would leave the whole chunk failing its checksum,
+  // records written long before included. Without it the flushed records stay readable whole
+  // (their bytes do not change), which crash safety needs (docs/reliability.md).
   out.dataset_ = Handle(check(H5Dcreate2(loc, name.c_str(), file_type, space.id(), H5P_DEFAULT,
                                          dcpl.id(), H5P_DEFAULT),
                               loc, name, "create dataset"),

@@ -94,8 +94,8 @@ bool exists(hid_t loc, const std::string& name);  // a link `name` directly unde
 Handle string_type();
 
 // A dataset that grows along dimension 0 by whole rows of shape `row_shape`: created with
-// extent [0, row_shape...], maximum [unlimited, row_shape...], chunks of `chunk_rows` rows,
-// each with a Fletcher32 checksum (a chunk that fails it cannot be read: h5::Error).
+// extent [0, row_shape...], maximum [unlimited, row_shape...], chunks of `chunk_rows` rows
+// (no checksum: see Extendible::create).
 // It remembers its length, so an append costs one extent change and one write.
 class Extendible {
  public:

@@ -816,11 +816,11 @@ and the last step). `step` holds the actual step numbers, so records need not be
 Strings (attributes and datasets) are variable-length UTF-8; h5py reads them as `str`.
 
 Every extendible dataset (all but the string scales `flow_type` and `sector`, `/regions/region`
-and `/meta/progress`) is chunked, and every chunk carries HDF5's Fletcher32 checksum (filter
-`fletcher32`, the only filter, so it sums the stored bytes). HDF5 checks it on every read: a
-damaged value fails to read ("data error detected by Fletcher32 checksum") instead of passing
-for data. h5py, xarray and any HDF5 reader apply the filter themselves; HDF5's metadata carries
-checksums of its own (`libver="latest"`).
+and `/meta/progress`) is chunked, without filters. HDF5's metadata carries checksums of its own
+(`libver="latest"`); the stored values do not: the last chunk is rewritten in place at every
+flush, and a process killed inside that write would leave a checksummed chunk unreadable, earlier
+records included, where without a checksum those records stay whole. (Sweep files, whose chunks
+are written once, carry Fletcher32 checksums.)
 
 ### `/series`
 

@@ -15,7 +15,7 @@
 //                    phases, start_time, end_time, wall_seconds, steps_completed, status;
 //                    /meta/progress: steps completed at the last flush (updated while running)
 //
-// Chunked (each chunk with a Fletcher32 checksum) and extendible along steps; written with SWMR so another process can read it while
+// Chunked and extendible along steps; written with SWMR so another process can read it while
 // it runs; flushed every `flush_every` records so a killed run leaves every flushed step.
 #include <cstdint>
 #include <filesystem>
