@@ -21,30 +21,6 @@
 namespace sim {
 namespace {
 
-hid_t native_type(State::Type type) {
-  switch (type) {
-    case State::Type::F64: return H5T_NATIVE_DOUBLE;
-    case State::Type::I64: return H5T_NATIVE_INT64;
-    case State::Type::U64: return H5T_NATIVE_UINT64;
-    case State::Type::I32: return H5T_NATIVE_INT32;
-    case State::Type::U32: return H5T_NATIVE_UINT32;
-    case State::Type::U8: return H5T_NATIVE_UINT8;
-  }
-  return H5T_NATIVE_UINT8;
-}
-
-std::size_t type_size(State::Type type) {
-  switch (type) {
-    case State::Type::F64:
-    case State::Type::I64:
-    case State::Type::U64: return 8;
-    case State::Type::I32:
-    case State::Type::U32: return 4;
-    case State::Type::U8: return 1;
-  }
-  return 1;
-}
-
 // FNV-1a over everything a checkpoint holds, so a flipped bit anywhere is caught on reading.
 class Checksum {
  public:
@@ -207,12 +183,12 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& c) {
       const hsize_t count = entry.count;
       h5::Handle space(h5::check(H5Screate_simple(1, &count, nullptr), state.id(), name, "create dataspace"),
                        h5::Kind::Dataspace);
-      h5::Handle d(h5::check(H5Dcreate2(state.id(), name.c_str(), native_type(entry.type), space.id(), H5P_DEFAULT,
+      h5::Handle d(h5::check(H5Dcreate2(state.id(), name.c_str(), h5::native_type(entry.type), space.id(), H5P_DEFAULT,
                                         H5P_DEFAULT, H5P_DEFAULT),
                              state.id(), name, "create"),
                    h5::Kind::Dataset);
       if (count > 0)
-        h5::check(H5Dwrite(d.id(), native_type(entry.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, entry.bytes.data()),
+        h5::check(H5Dwrite(d.id(), h5::native_type(entry.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, entry.bytes.data()),
                   state.id(), name, "write");
     }
     file.close();
@@ -264,7 +240,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
       bool known = false;
       for (auto t : {State::Type::F64, State::Type::I64, State::Type::U64, State::Type::I32, State::Type::U32,
                      State::Type::U8})
-        if (H5Tequal(type.id(), native_type(t)) > 0) {
+        if (H5Tequal(type.id(), h5::native_type(t)) > 0) {
           entry.type = t;
           known = true;
           break;
@@ -277,12 +253,12 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
         throw InputError("checkpoint '" + shown + "': entry '" + name + "' has " + std::to_string(shape.size()) +
                          " dimensions; entries have one");
       entry.count = shape.empty() ? 1 : static_cast<std::size_t>(shape[0]);
-      if (entry.count > file_size / type_size(entry.type))
+      if (entry.count > file_size / State::size_of(entry.type))
         throw InputError("checkpoint '" + shown + "': entry '" + name + "' claims " + std::to_string(entry.count) +
                          " values, more than the file holds");
-      entry.bytes.resize(entry.count * type_size(entry.type));
+      entry.bytes.resize(entry.count * State::size_of(entry.type));
       if (entry.count > 0)
-        h5::check(H5Dread(d.id(), native_type(entry.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, entry.bytes.data()),
+        h5::check(H5Dread(d.id(), h5::native_type(entry.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, entry.bytes.data()),
                   state.id(), name, "read");
       c.state.put_entry(name, std::move(entry));
     }

@@ -3,6 +3,7 @@
 #include <hdf5_hl.h>
 
 #include <cstdlib>
+#include <stdexcept>
 #include <utility>
 
 namespace sim::h5 {
@@ -488,6 +489,18 @@ void make_scale(hid_t dataset, const std::string& dimension_name) {
 void attach_scale(hid_t dataset, hid_t scale, unsigned dimension) {
   check(H5DSattach_scale(dataset, scale, dimension), dataset, "",
         "attach dimension scale " + object_name_of(scale, "") + " to");
+}
+
+hid_t native_type(State::Type type) {
+  switch (type) {
+    case State::Type::F64: return H5T_NATIVE_DOUBLE;
+    case State::Type::I64: return H5T_NATIVE_INT64;
+    case State::Type::U64: return H5T_NATIVE_UINT64;
+    case State::Type::I32: return H5T_NATIVE_INT32;
+    case State::Type::U32: return H5T_NATIVE_UINT32;
+    case State::Type::U8: return H5T_NATIVE_UINT8;
+  }
+  throw std::logic_error("unknown State::Type");
 }
 
 }  // namespace sim::h5

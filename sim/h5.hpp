@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sim/error.hpp"
+#include "sim/state.hpp"
 
 namespace sim::h5 {
 
@@ -166,5 +167,8 @@ std::vector<std::string> read_strings(hid_t dataset);
 // are coordinates of their own dimension (step, flow_type, sector) become scales.
 void make_scale(hid_t dataset, const std::string& dimension_name);
 void attach_scale(hid_t dataset, hid_t scale, unsigned dimension);
+
+// The native (in-memory) HDF5 type of a State column type, for checkpoints and snapshots.
+hid_t native_type(State::Type type);
 
 }  // namespace sim::h5

@@ -111,30 +111,6 @@ hid_t file_type_of(State::Type type) {
   throw std::logic_error("unknown State::Type");
 }
 
-hid_t memory_type_of(State::Type type) {
-  switch (type) {
-    case State::Type::F64: return H5T_NATIVE_DOUBLE;
-    case State::Type::I64: return H5T_NATIVE_INT64;
-    case State::Type::U64: return H5T_NATIVE_UINT64;
-    case State::Type::I32: return H5T_NATIVE_INT32;
-    case State::Type::U32: return H5T_NATIVE_UINT32;
-    case State::Type::U8: return H5T_NATIVE_UINT8;
-  }
-  throw std::logic_error("unknown State::Type");
-}
-
-std::size_t size_of(State::Type type) {
-  switch (type) {
-    case State::Type::F64:
-    case State::Type::I64:
-    case State::Type::U64: return 8;
-    case State::Type::I32:
-    case State::Type::U32: return 4;
-    case State::Type::U8: return 1;
-  }
-  throw std::logic_error("unknown State::Type");
-}
-
 // Snapshot datasets: chunks of at most this many elements (512 KiB of float64), and no larger
 // than the field was when the run started, so small fields do not reserve large chunks.
 constexpr hsize_t snapshot_chunk_values = 65536;
@@ -605,7 +581,7 @@ void RunFile::write_snapshot(std::int64_t step, const State& snapshot) {
     if (it == snapshot.entries().end())
       throw RunError("model '" + f.model->name + "': the snapshot of step " + std::to_string(step) +
                      " lacks its declared field '" + name + "'");
-    if (it->second.type != field.type || it->second.bytes.size() != it->second.count * size_of(field.type))
+    if (it->second.type != field.type || it->second.bytes.size() != it->second.count * State::size_of(field.type))
       throw RunError("model '" + f.model->name + "': snapshot field '" + name + "' changed its element type at step " +
                      std::to_string(step));
   }
@@ -617,7 +593,7 @@ void RunFile::write_snapshot(std::int64_t step, const State& snapshot) {
       auto dataset = h5::Extendible::open(group.id(), field.kind + "/" + field.field);
       if (dataset.rows() != 0)
         throw std::logic_error("RunFile::write_snapshot: " + group_name + " holds data already");
-      dataset.append(entry.bytes.data(), entry.count, memory_type_of(field.type));
+      dataset.append(entry.bytes.data(), entry.count, h5::native_type(field.type));
     }
   }
   // The fields are durable before the list says the snapshot is whole.
@@ -660,9 +636,9 @@ void RunFile::carry_snapshots(const fs::path& from, std::int64_t up_to_step) {
         h5::Handle dataset = h5::open_dataset(file.id(), "snapshots/" + std::to_string(step) + "/" + name);
         const auto shape = h5::shape(dataset.id());
         const std::size_t count = shape.size() == 1 ? static_cast<std::size_t>(shape[0]) : 0;
-        State::Entry entry{field.type, count, std::vector<std::byte>(count * size_of(field.type))};
+        State::Entry entry{field.type, count, std::vector<std::byte>(count * State::size_of(field.type))};
         if (count > 0)
-          h5::check(H5Dread(dataset.id(), memory_type_of(field.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, entry.bytes.data()),
+          h5::check(H5Dread(dataset.id(), h5::native_type(field.type), H5S_ALL, H5S_ALL, H5P_DEFAULT, entry.bytes.data()),
                     file.id(), "snapshots/" + std::to_string(step) + "/" + name, "read");
         snapshot.put_entry(name, std::move(entry));
       }

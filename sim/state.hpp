@@ -63,6 +63,19 @@ class State {
     return value;
   }
 
+  // Bytes per value of a type.
+  static constexpr std::size_t size_of(Type type) {
+    switch (type) {
+      case Type::F64:
+      case Type::I64:
+      case Type::U64: return 8;
+      case Type::I32:
+      case Type::U32: return 4;
+      case Type::U8: return 1;
+    }
+    return 1;
+  }
+
   const std::map<std::string, Entry>& entries() const { return entries_; }
   void put_entry(const std::string& name, Entry entry) { entries_[name] = std::move(entry); }
 
