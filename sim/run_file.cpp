@@ -906,7 +906,13 @@ print(len(step), "records,", f["meta/progress"][()], "steps flushed")
 A killed run (SIGKILL, power loss) leaves every flushed record readable, but HDF5 marks the file
 as still open for writing, and a plain `h5py.File("run.h5", "r")` refuses it ("file is already
 open for write"). Open it with `libver="latest", swmr=True` as above, or clear the mark once
-with `h5clear -s run.h5` (package hdf5-tools); its `status` still says `running`.
+with `h5clear -s run.h5` (package hdf5-tools); its `status` still says `running`. A run killed
+while it was writing may leave its datasets of different lengths: HDF5 writes each dataset's new
+length when it flushes its metadata, in no fixed order. The file's records are those present in
+every dataset of a group (the shortest length), each of them whole and as the uninterrupted run
+wrote it; they include every step up to `/meta/progress`, which is written only after the flush.
+`commons_analysis.load_dataset` reads exactly those, and `commons-sim resume` rebuilds the file
+from them.
 
 ## Reading a finished file
 
