@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
@@ -26,6 +27,35 @@ constexpr hsize_t series_chunk_rows = 1024;
 // Flow-matrix chunks hold at most this many values (64 KiB of float64).
 constexpr hsize_t flows_chunk_values = 8192;
 constexpr const char* change_in_money = "change_in_money";
+
+// Checksums of the stored values (/meta/record_hashes, docs/output.md). Each value contributes
+// the 64-bit FNV-1a hash of its flat index in its dataset and its own 8 bytes (both
+// little-endian), and a dataset's checksum is the sum of those terms modulo 2^64: the writer adds
+// the terms of new records only, and a reader (numpy included) hashes every value at once.
+constexpr std::uint64_t fnv_offset = 0xcbf29ce484222325ull;
+constexpr std::uint64_t fnv_prime = 0x100000001b3ull;
+
+std::uint64_t fnv1a_word(std::uint64_t hash, std::uint64_t word) {
+  for (int byte = 0; byte < 8; ++byte) hash = (hash ^ ((word >> (8 * byte)) & 0xffu)) * fnv_prime;
+  return hash;
+}
+
+std::uint64_t value_term(std::uint64_t index, std::uint64_t bits) {
+  return fnv1a_word(fnv1a_word(fnv_offset, index), bits);
+}
+
+std::uint64_t bits_of(double value) { return std::bit_cast<std::uint64_t>(value); }
+std::uint64_t bits_of(std::int64_t value) { return static_cast<std::uint64_t>(value); }
+
+// /meta/record_hashes holds two slots of [1 + datasets][2] words: (sequence, check), then
+// (records covered, checksum) per record dataset. A flush writes the slot of its sequence number
+// (alternating), so a write torn by a kill spoils only that slot and the other one, from the
+// previous flush, still holds. `check` is FNV-1a over the slot's other words, little-endian.
+std::uint64_t slot_check(const std::uint64_t* slot, std::size_t datasets) {
+  std::uint64_t hash = fnv1a_word(fnv_offset, slot[0]);
+  for (std::size_t i = 2; i < 2 * (1 + datasets); ++i) hash = fnv1a_word(hash, slot[i]);
+  return hash;
+}
 
 }  // namespace
 
@@ -182,6 +212,19 @@ struct RunFile::Impl {
   h5::Extendible snapshot_done;
   bool finished = false;
 
+  // The running checksum of every record dataset (/meta/record_hashes), in the order the datasets
+  // are created and written_pending appends to them: updated as each block of records is appended
+  // (only the new values are hashed), written at flushes once those records are in the file.
+  struct RecordHash {
+    std::string name;  // e.g. "series/step"
+    std::uint64_t records = 0;
+    std::uint64_t sum = 0;
+  };
+  std::vector<RecordHash> hashes;
+  h5::Handle record_hashes;
+  std::uint64_t hash_sequence = 0;
+  std::vector<std::uint64_t> hash_slots;  // both slots, as in the file
+
   // Records wait here until the next flush (or a full chunk) and then go out as one block:
   // an extent change and a write per dataset per block rather than per record, which is most
   // of what an append costs in HDF5. Readers see records at flushes either way.
@@ -197,6 +240,8 @@ struct RunFile::Impl {
   void create_flows();
   void create_regions();
   void create_snapshots(const State& types);
+  void create_record_hashes();
+  void publish_hashes();
   void close_datasets();
   void drop_datasets() noexcept;
   void write_pending();
@@ -211,19 +256,30 @@ void RunFile::Impl::write_pending() {
     pending_flows.clear();
     for (auto& v : pending_regions) v.clear();
   };
+  // Appends to the next dataset in the order of `hashes` and adds the new values' terms to its
+  // checksum, once they are appended (a block that fails is not counted).
+  std::size_t next = 0;
+  auto append = [&](h5::Extendible& dataset, auto values) {
+    dataset.append(values);
+    RecordHash& h = hashes.at(next++);
+    std::uint64_t index = h.records * dataset.row_size();
+    for (const auto value : values) h.sum += value_term(index++, bits_of(value));
+    h.records = dataset.rows();
+  };
   try {
-    step.append(std::span<const std::int64_t>(pending_steps));
-    time.append(std::span<const double>(pending_times));
-    for (std::size_t i = 0; i < series.size(); ++i) series[i].append(pending_values[i]);
+    append(step, std::span<const std::int64_t>(pending_steps));
+    append(time, std::span<const double>(pending_times));
+    for (std::size_t i = 0; i < series.size(); ++i) append(series[i], std::span<const double>(pending_values[i]));
     if (flow_cells > 0) {
-      flow_step.append(std::span<const std::int64_t>(pending_steps));
-      flow_time.append(std::span<const double>(pending_times));
-      flows.append(pending_flows);
+      append(flow_step, std::span<const std::int64_t>(pending_steps));
+      append(flow_time, std::span<const double>(pending_times));
+      append(flows, std::span<const double>(pending_flows));
     }
     if (regions > 0) {
-      region_step.append(std::span<const std::int64_t>(pending_steps));
-      region_time.append(std::span<const double>(pending_times));
-      for (std::size_t i = 0; i < region_series.size(); ++i) region_series[i].append(pending_regions[i]);
+      append(region_step, std::span<const std::int64_t>(pending_steps));
+      append(region_time, std::span<const double>(pending_times));
+      for (std::size_t i = 0; i < region_series.size(); ++i)
+        append(region_series[i], std::span<const double>(pending_regions[i]));
     }
   } catch (...) {
     // Never written twice: a failed block is dropped, not retried by the destructor.
@@ -273,6 +329,7 @@ void RunFile::Impl::create_series() {
   h5::write_attribute(step.id(), "description",
                       "the step at whose end the record was taken (0: the initial state)");
   h5::make_scale(step.id(), "step");
+  hashes.push_back({"series/step"});
 
   // The time is a coordinate along step, not a scale of its own: a dataset that is a scale
   // cannot have `step` attached, and xarray would then see a second, unrelated dimension.
@@ -280,6 +337,7 @@ void RunFile::Impl::create_series() {
   h5::write_attribute(time.id(), "units", model->time_units);
   h5::write_attribute(time.id(), "description", "simulated time at the end of the step");
   h5::attach_scale(time.id(), step.id(), 0);
+  hashes.push_back({"series/" + model->time_name});
 
   series.reserve(model->series.size());
   pending_values.resize(model->series.size());
@@ -291,6 +349,7 @@ void RunFile::Impl::create_series() {
     h5::write_attribute(dataset.id(), "coordinates", model->time_name);
     h5::attach_scale(dataset.id(), step.id(), 0);
     series.push_back(std::move(dataset));
+    hashes.push_back({"series/" + spec.name});
   }
 }
 
@@ -307,11 +366,13 @@ void RunFile::Impl::create_flows() {
   h5::write_attribute(flow_step.id(), "units", "1");
   h5::write_attribute(flow_step.id(), "description", "the step of the record, as /series/step");
   h5::make_scale(flow_step.id(), "step");
+  hashes.push_back({"flows/step"});
 
   flow_time = h5::Extendible::create(g, model->time_name, H5T_IEEE_F64LE, {}, series_chunk_rows);
   h5::write_attribute(flow_time.id(), "units", model->time_units);
   h5::write_attribute(flow_time.id(), "description", "simulated time at the end of the step");
   h5::attach_scale(flow_time.id(), flow_step.id(), 0);
+  hashes.push_back({"flows/" + model->time_name});
 
   h5::Handle flow_type = h5::write_strings(g, "flow_type", flow_types);
   h5::write_attribute(flow_type.id(), "description", "ledger flow types; the last row is change_in_money");
@@ -332,6 +393,7 @@ void RunFile::Impl::create_flows() {
   h5::attach_scale(flows.id(), flow_step.id(), 0);
   h5::attach_scale(flows.id(), flow_type.id(), 1);
   h5::attach_scale(flows.id(), sector.id(), 2);
+  hashes.push_back({"flows/matrix"});
 }
 
 void RunFile::Impl::create_regions() {
@@ -342,11 +404,13 @@ void RunFile::Impl::create_regions() {
   h5::write_attribute(region_step.id(), "units", "1");
   h5::write_attribute(region_step.id(), "description", "the step of the record, as /series/step");
   h5::make_scale(region_step.id(), "step");
+  hashes.push_back({"regions/step"});
 
   region_time = h5::Extendible::create(g, model->time_name, H5T_IEEE_F64LE, {}, series_chunk_rows);
   h5::write_attribute(region_time.id(), "units", model->time_units);
   h5::write_attribute(region_time.id(), "description", "simulated time at the end of the step");
   h5::attach_scale(region_time.id(), region_step.id(), 0);
+  hashes.push_back({"regions/" + model->time_name});
 
   std::vector<std::int64_t> index(regions);
   for (std::size_t r = 0; r < regions; ++r) index[r] = static_cast<std::int64_t>(r);
@@ -366,6 +430,7 @@ void RunFile::Impl::create_regions() {
     h5::attach_scale(dataset.id(), region_step.id(), 0);
     h5::attach_scale(dataset.id(), region.id(), 1);
     region_series.push_back(std::move(dataset));
+    hashes.push_back({"regions/" + spec.name});
   }
 }
 
@@ -415,8 +480,54 @@ void RunFile::Impl::create_snapshots(const State& types) {
   }
 }
 
+void RunFile::Impl::create_record_hashes() {
+  h5::Handle meta = h5::open_group(file.id(), "meta");
+  const hsize_t dims[3] = {2, 1 + hashes.size(), 2};
+  h5::Handle space(h5::check(H5Screate_simple(3, dims, nullptr), meta.id(), "record_hashes", "create dataspace for"),
+                   h5::Kind::Dataspace);
+  // Contiguous and fixed in shape, so that rewriting it under SWMR touches raw data only.
+  record_hashes = h5::Handle(h5::check(H5Dcreate2(meta.id(), "record_hashes", H5T_STD_U64LE, space.id(), H5P_DEFAULT,
+                                                  H5P_DEFAULT, H5P_DEFAULT),
+                                       meta.id(), "record_hashes", "create dataset"),
+                             h5::Kind::Dataset);
+  std::vector<std::string> names;
+  for (const auto& h : hashes) names.push_back(h.name);
+  h5::write_attribute(record_hashes.id(), "datasets", names);
+  h5::write_attribute(record_hashes.id(), "description",
+                      "checksums of the stored values: two slots of [(sequence, check), (records, checksum) "
+                      "per dataset named in `datasets`]; the valid slot of the higher sequence holds "
+                      "(docs/output.md)");
+  // Both slots say that nothing is covered yet; the first write also allocates the storage, which
+  // SWMR writers cannot do.
+  const std::size_t width = 2 * (1 + hashes.size());
+  hash_slots.assign(2 * width, 0);
+  for (std::size_t s = 0; s < 2; ++s) hash_slots[s * width + 1] = slot_check(&hash_slots[s * width], hashes.size());
+  h5::check(H5Dwrite(record_hashes.id(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, hash_slots.data()),
+            meta.id(), "record_hashes", "write dataset");
+}
+
+// Writes the running checksums into the slot of the next sequence number and flushes it. Call
+// it only once the records it covers are in the file (after H5Fflush): it claims every record
+// appended so far.
+void RunFile::Impl::publish_hashes() {
+  ++hash_sequence;
+  const std::size_t width = 2 * (1 + hashes.size());
+  std::uint64_t* slot = hash_slots.data() + (hash_sequence % 2) * width;
+  slot[0] = hash_sequence;
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    slot[2 + 2 * i] = hashes[i].records;
+    slot[3 + 2 * i] = hashes[i].sum;
+  }
+  slot[1] = slot_check(slot, hashes.size());
+  // The other slot is written again with the bytes it holds, so a torn write cannot spoil it.
+  h5::check(H5Dwrite(record_hashes.id(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, hash_slots.data()),
+            file.id(), "meta/record_hashes", "write");
+  h5::check(H5Dflush(record_hashes.id()), file.id(), "meta/record_hashes", "flush");
+}
+
 void RunFile::Impl::close_datasets() {
   progress.close();
+  record_hashes.close();
   step.close();
   time.close();
   for (auto& s : series) s.close();
@@ -431,6 +542,7 @@ void RunFile::Impl::close_datasets() {
 
 void RunFile::Impl::drop_datasets() noexcept {
   progress.reset();
+  record_hashes.reset();
   step = {};
   time = {};
   series.clear();
@@ -474,6 +586,7 @@ RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario,
     if (!scenario.model->sectors.empty()) impl_->create_flows();
     if (impl_->regions > 0) impl_->create_regions();
     if (!impl_->snapshot_plan.empty()) impl_->create_snapshots(snapshot_types);
+    impl_->create_record_hashes();
     // From here on only raw data changes, which is what SWMR readers can follow; every group,
     // attribute and scale exists already, and only dataset handles are open.
     h5::check(H5Fstart_swmr_write(impl_->file.id()), impl_->file.id(), "", "start SWMR writing to");
@@ -489,12 +602,21 @@ RunFile::RunFile(const fs::path& path, bool overwrite, const Scenario& scenario,
 RunFile::~RunFile() {
   if (!impl_ || !impl_->file || impl_->finished) return;
   // Unflushed records still reach the file when it closes; status stays "running".
+  bool written = true;
   try {
     impl_->write_pending();
   } catch (...) {
     // A destructor runs during unwinding too: the records are lost, the file stays readable.
+    written = false;
   }
-  H5Fflush(impl_->file.id(), H5F_SCOPE_LOCAL);
+  // The checksums follow the records only when every record is known to be in the file.
+  if (H5Fflush(impl_->file.id(), H5F_SCOPE_LOCAL) >= 0 && written) {
+    try {
+      impl_->publish_hashes();
+    } catch (...) {
+      // The checksums of the previous flush stay.
+    }
+  }
   impl_->drop_datasets();
   impl_->file.reset();
 }
@@ -526,10 +648,12 @@ void RunFile::append(std::int64_t step, double time, std::span<const double> val
 void RunFile::flush(std::int64_t steps_completed) {
   Impl& f = *impl_;
   if (f.finished) throw std::logic_error("RunFile::flush after finish");
-  // The records reach the file before the progress that announces them, so a run killed
-  // between the two leaves a progress that lags its records, never one that leads them.
+  // The records reach the file before the checksums that cover them, and both before the
+  // progress that announces them, so a run killed between any two leaves checksums and a progress
+  // that lag the records, never ones that lead them, and a progress that never leads the checksums.
   f.write_pending();
   h5::check(H5Fflush(f.file.id(), H5F_SCOPE_LOCAL), f.file.id(), "", "flush");
+  f.publish_hashes();
   h5::write_scalar(f.progress.id(), steps_completed);
   h5::check(H5Dflush(f.progress.id()), f.file.id(), "meta/progress", "flush");
 }
@@ -539,8 +663,14 @@ void RunFile::finish(const std::string& status, std::int64_t steps_completed, do
   Impl& f = *impl_;
   if (f.finished) throw std::logic_error("RunFile::finish called twice");
   f.finished = true;
+  // In the order of flush(); then the checksums go into the other slot too, so that both slots of
+  // a finished file cover every record.
   f.write_pending();
+  h5::check(H5Fflush(f.file.id(), H5F_SCOPE_LOCAL), f.file.id(), "", "flush");
+  f.publish_hashes();
   h5::write_scalar(f.progress.id(), steps_completed);
+  h5::check(H5Dflush(f.progress.id()), f.file.id(), "meta/progress", "flush");
+  f.publish_hashes();
   f.close_datasets();
   f.file.close();
   // Attributes cannot change under SWMR, so the file is reopened without it for the final
@@ -618,6 +748,87 @@ h5::Handle open_for_resume(const fs::path& path) {
   return h5::open_file(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id());
 }
 
+// Checks the stored values that /meta/record_hashes covers against their checksums: InputError
+// naming the file and the dataset when one differs. A file without the checksums (written before
+// commons-sim kept them) is accepted as it is. HDF5 failures come out as h5::Error.
+void verify_record_hashes(hid_t file, const std::string& shown) {
+  if (!h5::exists(file, "meta")) return;
+  h5::Handle meta = h5::open_group(file, "meta");
+  if (!h5::exists(meta.id(), "record_hashes")) return;
+  auto damaged = [&](const std::string& what) {
+    return InputError("output file '" + shown + "': " + what + " (damaged file)");
+  };
+  h5::Handle table = h5::open_dataset(meta.id(), "record_hashes");
+  const auto names = h5::read_strings_attribute(table.id(), "datasets");
+  const std::size_t width = 2 * (1 + names.size());
+  if (h5::shape(table.id()) != std::vector<hsize_t>{2, 1 + names.size(), 2})
+    throw damaged("/meta/record_hashes does not fit the datasets it names");
+  std::vector<std::uint64_t> slots(2 * width);
+  h5::check(H5Dread(table.id(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, slots.data()), meta.id(),
+            "record_hashes", "read");
+  // The valid slot of the higher sequence (a kill may have torn the slot being written).
+  const std::uint64_t* slot = nullptr;
+  for (std::size_t s = 0; s < 2; ++s) {
+    const std::uint64_t* candidate = &slots[s * width];
+    if (candidate[1] == slot_check(candidate, names.size()) && (slot == nullptr || candidate[0] > slot[0]))
+      slot = candidate;
+  }
+  if (slot == nullptr) throw damaged("both slots of /meta/record_hashes fail their own check");
+
+  hsize_t file_size = 0;
+  h5::check(H5Fget_filesize(file, &file_size), file, "", "get the size of");
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const std::uint64_t records = slot[2 + 2 * k], expected = slot[3 + 2 * k];
+    if (records == 0) continue;
+    const std::string& name = names[k];
+    h5::Handle dataset = h5::open_dataset(file, name);
+    h5::Handle type(h5::check(H5Dget_type(dataset.id()), file, name, "get the type of"), h5::Kind::Datatype);
+    const H5T_class_t type_class = H5Tget_class(type.id());
+    if ((type_class != H5T_FLOAT && type_class != H5T_INTEGER) || H5Tget_size(type.id()) != 8)
+      throw damaged("/" + name + " is not a dataset of 8-byte numbers");
+    // The values as little-endian float64 or int64: the bytes the writer hashed.
+    const hid_t memory_type = type_class == H5T_FLOAT ? H5T_IEEE_F64LE : H5T_STD_I64LE;
+    std::vector<hsize_t> shape = h5::shape(dataset.id());
+    if (shape.empty()) throw damaged("/" + name + " is not a dataset of records");
+    std::uint64_t row_size = 1;
+    for (std::size_t d = 1; d < shape.size(); ++d) {
+      if (shape[d] == 0 || row_size > file_size / shape[d]) {
+        row_size = 0;
+        break;
+      }
+      row_size *= shape[d];
+    }
+    // Every covered value is stored in the file (no filters): a count beyond that is damage.
+    if (records > shape[0] || row_size == 0 || records > file_size / 8 / row_size)
+      throw damaged("/" + name + " cannot hold the " + std::to_string(records) + " records its checksum covers");
+    h5::Handle file_space(h5::check(H5Dget_space(dataset.id()), file, name, "get the dataspace of"),
+                          h5::Kind::Dataspace);
+    // In blocks of about 64 Ki values, so that memory stays small whatever the file claims.
+    const std::uint64_t block_rows = std::max<std::uint64_t>(1, 65536 / row_size);
+    std::vector<unsigned char> bytes;
+    std::uint64_t sum = 0, index = 0;
+    for (std::uint64_t first = 0; first < records; first += block_rows) {
+      std::vector<hsize_t> start(shape.size(), 0), count = shape;
+      start[0] = first;
+      count[0] = std::min(block_rows, records - first);
+      h5::check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+                file, name, "select records of");
+      const hsize_t values = count[0] * row_size;
+      h5::Handle memory_space(h5::check(H5Screate_simple(1, &values, nullptr), file, name, "create memory space for"),
+                              h5::Kind::Dataspace);
+      bytes.resize(values * 8);
+      h5::check(H5Dread(dataset.id(), memory_type, memory_space.id(), file_space.id(), H5P_DEFAULT, bytes.data()),
+                file, name, "read");
+      for (hsize_t v = 0; v < values; ++v) {
+        std::uint64_t bits = 0;
+        for (int b = 7; b >= 0; --b) bits = (bits << 8) | bytes[v * 8 + static_cast<std::size_t>(b)];
+        sum += value_term(index++, bits);
+      }
+    }
+    if (sum != expected) throw damaged("stored values of /" + name + " do not match their checksum");
+  }
+}
+
 }  // namespace
 
 void RunFile::carry_snapshots(const fs::path& from, std::int64_t up_to_step) {
@@ -662,6 +873,7 @@ StoredRecords read_records(const fs::path& path, const ModelSpec& model, const s
     h5::Handle scenario = h5::open_group(file.id(), "scenario");
     if (h5::read_string_attribute(scenario.id(), "text") != scenario_text)
       throw InputError("output file '" + shown + "' holds another scenario than the checkpoint");
+    verify_record_hashes(file.id(), shown);
     h5::Handle series = h5::open_group(file.id(), "series");
     h5::Handle step = h5::open_dataset(series.id(), "step");
     const auto steps = h5::read_ints(step.id());

@@ -8,10 +8,10 @@ run, a run killed mid-way (opened in SWMR mode) and a sweep file.
     >>> ds = ca.load_dataset("run.h5")          # xarray.Dataset, dims (step,) or (run, step)
     >>> df = ca.load_frame("run.h5")            # tidy pandas.DataFrame, units in df.attrs["units"]
 """
-from .load import (final_values, is_sweep, load_dataset, load_flows, load_frame, load_regions,
-                   load_runs, load_snapshots, open_h5, read_meta, read_scenario, snapshot_values,
-                   varied_parameters)
+from .load import (DamagedFileError, final_values, is_sweep, load_dataset, load_flows, load_frame,
+                   load_regions, load_runs, load_snapshots, open_h5, read_meta, read_scenario,
+                   snapshot_values, varied_parameters)
 
-__all__ = ["final_values", "is_sweep", "load_dataset", "load_flows", "load_frame", "load_regions",
-           "load_runs", "load_snapshots", "open_h5", "read_meta", "read_scenario", "snapshot_values",
-           "varied_parameters"]
+__all__ = ["DamagedFileError", "final_values", "is_sweep", "load_dataset", "load_flows", "load_frame",
+           "load_regions", "load_runs", "load_snapshots", "open_h5", "read_meta", "read_scenario",
+           "snapshot_values", "varied_parameters"]

@@ -31,6 +31,81 @@ VARIABLE_ATTRS = ("units", "description", "long_name")
 PathLike = str | os.PathLike
 
 
+class DamagedFileError(OSError):
+    """A run file whose stored values do not match their checksums (`/meta/record_hashes`)."""
+
+
+# The checksums of a run file's stored values (docs/output.md, "Checksums of the stored values"):
+# per value, FNV-1a 64 over its flat index and its 8 bytes, both little-endian; per dataset, the
+# sum of those terms modulo 2^64 over the records covered.
+_FNV_OFFSET = np.uint64(0xcbf29ce484222325)
+_FNV_PRIME = np.uint64(0x100000001b3)
+_MASK = (1 << 64) - 1
+_BLOCK = 1 << 20  # values hashed at once
+
+
+def _fnv1a_words(hash_: np.ndarray, words: np.ndarray) -> np.ndarray:
+    for byte in range(8):
+        hash_ = (hash_ ^ ((words >> np.uint64(8 * byte)) & np.uint64(0xFF))) * _FNV_PRIME
+    return hash_
+
+
+def _values_checksum(values: np.ndarray) -> int:
+    """The checksum of `values` (float64 or int64, in row-major order from the first record)."""
+    kind = "<f8" if values.dtype.kind == "f" else "<i8"
+    words = np.ascontiguousarray(values, dtype=kind).reshape(-1).view("<u8")
+    total = 0
+    for start in range(0, len(words), _BLOCK):
+        block = words[start:start + _BLOCK]
+        index = np.arange(start, start + len(block), dtype=np.uint64)
+        terms = _fnv1a_words(_fnv1a_words(np.full(len(block), _FNV_OFFSET), index), block)
+        total = (total + int(terms.sum(dtype=np.uint64))) & _MASK
+    return total
+
+
+def _slot_check(slot: np.ndarray) -> int:
+    words = [int(slot[0, 0])] + [int(w) for w in slot[1:].reshape(-1)]
+    hash_ = int(_FNV_OFFSET)
+    for word in words:
+        for byte in range(8):
+            hash_ = ((hash_ ^ ((word >> (8 * byte)) & 0xFF)) * int(_FNV_PRIME)) & _MASK
+    return hash_
+
+
+def _record_hashes(f: h5py.File, path: PathLike) -> dict[str, tuple[int, int]]:
+    """{dataset path: (records covered, checksum)} from `/meta/record_hashes`: of its two slots,
+    the one that passes its own check with the higher sequence. Empty for a file without it (a
+    sweep, or a run written before commons-sim kept checksums)."""
+    if "meta" not in f or "record_hashes" not in f["meta"]:
+        return {}
+    table = f["meta/record_hashes"]
+    names = [_py(n) for n in np.atleast_1d(table.attrs["datasets"])]
+    slots = np.asarray(table[()], dtype=np.uint64)
+    if slots.shape != (2, 1 + len(names), 2):
+        raise DamagedFileError(f"run file '{path}': /meta/record_hashes does not fit the datasets it names "
+                               "(damaged file)")
+    valid = [slot for slot in slots if int(slot[0, 1]) == _slot_check(slot)]
+    if not valid:
+        raise DamagedFileError(f"run file '{path}': both slots of /meta/record_hashes fail their own check "
+                               "(damaged file)")
+    slot = max(valid, key=lambda s: int(s[0, 0]))
+    return {"/" + name: (int(slot[1 + k, 0]), int(slot[1 + k, 1])) for k, name in enumerate(names)}
+
+
+def _verified(ds: h5py.Dataset, hashes: dict, path: PathLike, n: int | None = None) -> np.ndarray:
+    """The first `n` records of `ds` (all when None), after checking the records its checksum
+    covers; DamagedFileError naming the file and the dataset when they do not match."""
+    values = ds[()] if n is None else ds[:n]
+    if ds.name not in hashes:
+        return values
+    records, expected = hashes[ds.name]
+    covered = values[:records] if len(values) >= records else ds[:records]
+    if len(covered) < records or _values_checksum(covered) != expected:
+        raise DamagedFileError(f"run file '{path}': stored values of {ds.name} do not match their checksum "
+                               "(damaged file)")
+    return values
+
+
 @contextlib.contextmanager
 def open_h5(path: PathLike) -> Iterator[h5py.File]:
     """Opens a file read-only; falls back to SWMR mode for a file HDF5 marks as open for writing.
@@ -208,13 +283,15 @@ def load_dataset(path: PathLike, group: str = "series") -> xr.Dataset:
         g = f[group]
         sweep = "runs" in f
         n = _records(g)
-        step = g["step"][:n]
+        hashes = _record_hashes(f, path)
+        step = _verified(g["step"], hashes, path, n)
         time_name = _time_name(g)
         coords = {"step": ("step", step)}
         if time_name:
             t = g[time_name]
             coords[time_name] = (("step",) if t.ndim == 1 else ("run", "step"),
-                                 t[..., :n], _variable_attrs(t))
+                                 _verified(t, hashes, path, n) if t.ndim == 1 else t[..., :n],
+                                 _variable_attrs(t))
         data_vars = {}
         skip = {"step", "run", time_name}
         for name, ds in g.items():
@@ -223,7 +300,8 @@ def load_dataset(path: PathLike, group: str = "series") -> xr.Dataset:
             dims = _step_dims(ds.ndim, sweep)
             if len(dims) != ds.ndim:
                 continue
-            data_vars[name] = (dims, ds[..., :n].astype(float), _variable_attrs(ds))
+            values = _verified(ds, hashes, path, n) if not sweep else ds[..., :n]
+            data_vars[name] = (dims, values.astype(float), _variable_attrs(ds))
         runs = _runs_table(f)
         if sweep:
             for column in runs.columns:
@@ -334,16 +412,17 @@ def load_flows(path: PathLike) -> xr.Dataset | None:
             return None
         g = f["flows"]
         sweep = "runs" in f
+        hashes = _record_hashes(f, path)
         n = g["step"].shape[0] if "step" in g else g["matrix"].shape[-3]
-        coords = {"step": ("step", g["step"][:n] if "step" in g else np.arange(n))}
+        coords = {"step": ("step", _verified(g["step"], hashes, path, n) if "step" in g else np.arange(n))}
         for name in ("flow_type", "sector"):
             if name in g:
                 coords[name] = (name, _read_column(g[name]))
         time_name = _time_name(g)
         if time_name:
-            coords[time_name] = ("step", g[time_name][:n], _variable_attrs(g[time_name]))
+            coords[time_name] = ("step", _verified(g[time_name], hashes, path, n), _variable_attrs(g[time_name]))
         dims = _step_dims(g["matrix"].ndim, sweep, ("flow_type", "sector"))
-        matrix = g["matrix"][:, :n] if sweep else g["matrix"][:n]
+        matrix = g["matrix"][:, :n] if sweep else _verified(g["matrix"], hashes, path, n)
         return xr.Dataset({"matrix": (dims, matrix, _variable_attrs(g["matrix"]))}, coords=coords,
                           attrs={"source": str(path)})
 
@@ -355,9 +434,10 @@ def load_regions(path: PathLike) -> xr.Dataset | None:
             return None
         g = f["regions"]
         sweep = "runs" in f
+        hashes = _record_hashes(f, path)
         coords = {}
         if "step" in g:
-            coords["step"] = ("step", g["step"][:])
+            coords["step"] = ("step", _verified(g["step"], hashes, path))
         elif "series" in f and "step" in f["series"]:
             coords["step"] = ("step", f["series/step"][:])
         if "region" in g:
@@ -368,7 +448,7 @@ def load_regions(path: PathLike) -> xr.Dataset | None:
                 continue
             dims = _step_dims(ds.ndim, sweep, ("region",))
             if len(dims) == ds.ndim:
-                data_vars[name] = (dims, ds[()], _variable_attrs(ds))
+                data_vars[name] = (dims, _verified(ds, hashes, path), _variable_attrs(ds))
         if not data_vars:
             return None
         sizes = {d: s for v in data_vars.values() for d, s in zip(v[0], v[1].shape)}

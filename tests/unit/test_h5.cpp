@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -207,6 +208,142 @@ TEST_CASE("run file keeps every record across many chunks and flushes", "[h5]") 
     in_order = in_order && steps[i] == i && values[i] == -static_cast<double>(i);
   CHECK(in_order);
   CHECK(sim::h5::shape(matrix.id()) == std::vector<hsize_t>{static_cast<hsize_t>(records), 3, 2});
+}
+
+namespace {
+
+// Writes one value of a 1-D dataset of a closed run file in place (as damage would).
+void overwrite_value(const fs::path& path, const std::string& name, hsize_t index, double value) {
+  auto f = sim::h5::open_file(path, H5F_ACC_RDWR);
+  auto dataset = sim::h5::open_dataset(f.id(), name);
+  sim::h5::Handle space(H5Dget_space(dataset.id()), sim::h5::Kind::Dataspace);
+  const hsize_t one = 1;
+  REQUIRE(H5Sselect_hyperslab(space.id(), H5S_SELECT_SET, &index, nullptr, &one, nullptr) >= 0);
+  sim::h5::Handle memory(H5Screate_simple(1, &one, nullptr), sim::h5::Kind::Dataspace);
+  REQUIRE(H5Dwrite(dataset.id(), H5T_NATIVE_DOUBLE, memory.id(), space.id(), H5P_DEFAULT, &value) >= 0);
+}
+
+std::vector<std::uint64_t> record_hashes(const fs::path& path) {
+  auto f = sim::h5::open_file(path, H5F_ACC_RDONLY);
+  auto table = sim::h5::open_dataset(f.id(), "meta/record_hashes");
+  std::vector<std::uint64_t> words(2 * 2 * (1 + sim::h5::read_strings_attribute(table.id(), "datasets").size()));
+  REQUIRE(sim::h5::shape(table.id()).at(0) * sim::h5::shape(table.id()).at(1) * 2 == words.size());
+  REQUIRE(H5Dread(table.id(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, words.data()) >= 0);
+  return words;
+}
+
+// The check word of a slot of /meta/record_hashes (docs/output.md), for damage that passes it.
+std::uint64_t slot_check(const std::uint64_t* slot, std::size_t words) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < words; ++i) {
+    if (i == 1) continue;
+    for (int b = 0; b < 8; ++b) hash = (hash ^ ((slot[i] >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
+  }
+  return hash;
+}
+
+void write_record_hashes(const fs::path& path, const std::vector<std::uint64_t>& words) {
+  auto f = sim::h5::open_file(path, H5F_ACC_RDWR);
+  auto table = sim::h5::open_dataset(f.id(), "meta/record_hashes");
+  REQUIRE(H5Dwrite(table.id(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, words.data()) >= 0);
+}
+
+}  // namespace
+
+TEST_CASE("run file checksums cover every record and catch a changed stored value", "[h5]") {
+  TempDir dir;
+  const fs::path path = dir.path / "run.h5";
+  FakeRun run;
+  const std::int64_t records = 2500;  // across chunks, blocks and flushes
+  {
+    sim::RunFile file(path, false, run.scenario, run.meta);
+    std::vector<double> flows(6);
+    for (std::int64_t i = 0; i < records; ++i) {
+      const std::vector<double> values{static_cast<double>(i), 0.1 * static_cast<double>(i)};
+      for (std::size_t c = 0; c < flows.size(); ++c) flows[c] = static_cast<double>(i) - static_cast<double>(c);
+      file.append(i, 1990.0 + static_cast<double>(i) / 12.0, values, flows);
+      if (i % 700 == 699) file.flush(i);
+    }
+    file.finish("complete", records - 1, 0.0, "");
+  }
+  {
+    auto f = sim::h5::open_file(path, H5F_ACC_RDONLY);
+    auto table = sim::h5::open_dataset(f.id(), "meta/record_hashes");
+    CHECK(sim::h5::read_strings_attribute(table.id(), "datasets") ==
+          std::vector<std::string>{"series/step", "series/year", "series/n_agents", "series/mean_wealth",
+                                   "flows/step", "flows/year", "flows/matrix"});
+  }
+  // Both slots of a finished file cover every record: 3 flushes, then 2 at the end.
+  const auto words = record_hashes(path);
+  REQUIRE(words.size() == 2 * 16);
+  CHECK(words[0] == 4);
+  CHECK(words[16] == 5);
+  for (std::size_t slot = 0; slot < 2; ++slot) {
+    CHECK(words[slot * 16 + 1] == slot_check(&words[slot * 16], 16));
+    for (std::size_t k = 0; k < 7; ++k) CHECK(words[slot * 16 + 2 + 2 * k] == static_cast<std::uint64_t>(records));
+  }
+  const auto read = sim::read_records(path, run.model, run.scenario.resolved_text, records);
+  CHECK(read.steps.size() == static_cast<std::size_t>(records));
+
+  SECTION("a value changed in one bit is refused, naming the file and the dataset") {
+    overwrite_value(path, "series/mean_wealth", 1234, std::nextafter(123.4, 200.0));
+    CHECK_THROWS_MATCHES(sim::read_records(path, run.model, run.scenario.resolved_text, 10), sim::InputError,
+                         Catch::Message("output file '" + path.string() +
+                                        "': stored values of /series/mean_wealth do not match their checksum "
+                                        "(damaged file)"));
+  }
+  SECTION("one damaged slot leaves the other; two are refused") {
+    auto damaged = words;
+    damaged[16 + 5] ^= 1u << 2;  // the newer slot's second checksum
+    write_record_hashes(path, damaged);
+    CHECK(sim::read_records(path, run.model, run.scenario.resolved_text, records).steps.size() ==
+          static_cast<std::size_t>(records));
+    damaged[3] ^= 1u << 7;  // the older slot's first checksum
+    write_record_hashes(path, damaged);
+    CHECK_THROWS_WITH(sim::read_records(path, run.model, run.scenario.resolved_text, records),
+                      Catch::Contains("both slots of /meta/record_hashes fail their own check"));
+  }
+  SECTION("a count beyond the stored records is refused") {
+    auto damaged = words;
+    for (std::size_t slot = 0; slot < 2; ++slot) {
+      damaged[slot * 16 + 2 + 2 * 3] = records + 1;  // series/mean_wealth
+      damaged[slot * 16 + 1] = slot_check(&damaged[slot * 16], 16);
+    }
+    write_record_hashes(path, damaged);
+    CHECK_THROWS_WITH(sim::read_records(path, run.model, run.scenario.resolved_text, records),
+                      Catch::Contains("/series/mean_wealth cannot hold the 2501 records its checksum covers"));
+  }
+  SECTION("a file without checksums (an older commons-sim) is read unchecked") {
+    {
+      auto f = sim::h5::open_file(path, H5F_ACC_RDWR);
+      auto meta = sim::h5::open_group(f.id(), "meta");
+      sim::h5::remove(meta.id(), "record_hashes");
+    }
+    overwrite_value(path, "series/mean_wealth", 3, 99.0);
+    CHECK(sim::read_records(path, run.model, run.scenario.resolved_text, 10).values.at(3).at(1) == 99.0);
+  }
+}
+
+TEST_CASE("run file checksums follow the records a run left unfinished wrote", "[h5]") {
+  TempDir dir;
+  const fs::path path = dir.path / "run.h5";
+  FakeRun run;
+  {
+    sim::RunFile file(path, false, run.scenario, run.meta);
+    const std::vector<double> values{1.0, 2.0};
+    const std::vector<double> flows(6, 0.5);
+    file.append(0, 1990.0, values, flows);
+    file.append(1, 1990.1, values, flows);
+    file.flush(1);
+    file.append(2, 1990.2, values, flows);
+  }
+  const auto words = record_hashes(path);
+  // Flushed once (slot 1), then once more as the file closed (slot 0), with every record.
+  CHECK(words[0] == 2);
+  CHECK(words[2] == 3);
+  CHECK(words[16] == 1);
+  CHECK(words[16 + 2] == 2);
+  CHECK(sim::read_records(path, run.model, run.scenario.resolved_text, 2).steps.size() == 3);
 }
 
 TEST_CASE("run file without sectors has no flows group", "[h5]") {
