@@ -997,6 +997,7 @@ written with the HDF5 1.10 file format (`libver="latest"`), so it needs HDF5 1.1
 /scenario             group, attributes only
 /meta                 group, attributes
 /meta/progress        int64   scalar                     steps completed at the last flush
+/meta/record_hashes   uint64  [2, 1 + datasets, 2]       checksums of the stored values (below)
 ```
 
 One record is written per recorded step (`[sim] record_every`, plus the initial state at step 0
@@ -1004,11 +1005,40 @@ and the last step). `step` holds the actual step numbers, so records need not be
 Strings (attributes and datasets) are variable-length UTF-8; h5py reads them as `str`.
 
 Every extendible dataset (all but the string scales `flow_type` and `sector`, `/regions/region`
-and `/meta/progress`) is chunked, without filters. HDF5's metadata carries checksums of its own
-(`libver="latest"`); the stored values do not: the last chunk is rewritten in place at every
-flush, and a process killed inside that write would leave a checksummed chunk unreadable, earlier
-records included, where without a checksum those records stay whole. (Sweep files, whose chunks
-are written once, carry Fletcher32 checksums.)
+`/meta/progress` and `/meta/record_hashes`) is chunked, without filters. HDF5's metadata carries
+checksums of its own (`libver="latest"`); HDF5 filters would not do for the stored values: the
+last chunk is rewritten in place at every flush, and a process killed inside that write would
+leave a checksummed chunk unreadable, earlier records included, where without a filter those
+records stay whole. The stored values are checked against `/meta/record_hashes` instead (next
+section). (Sweep files, whose chunks are written once, carry Fletcher32 checksums.)
+
+### Checksums of the stored values: `/meta/record_hashes`
+
+One checksum per record dataset, over the records flushed so far. The attribute `datasets` names
+the record datasets in their order (`series/step`, `series/<time>`, every series in declaration
+order, then `flows/step`, `flows/<time>`, `flows/matrix` and `regions/step`, `regions/<time>`,
+every region series, for the groups the file has). The dataset holds two slots, `[slot, row,
+column]`: row 0 is (`sequence`, `check`), and row 1 + k is (`records`, `checksum`) of dataset k.
+
+* `checksum` is the sum modulo 2^64, over the first `records` records of the dataset (their
+  values in row-major order, flat index i from 0), of FNV-1a-64 over 16 bytes: i as a
+  little-endian uint64, then the value as a little-endian float64 (int64 for `step`). A sum lets
+  the writer add the new records' terms at each flush and a reader hash every value at once
+  (numpy); the index keeps records from trading places unseen.
+* `check` is FNV-1a-64 over the little-endian bytes of the slot's other words (`sequence`, then
+  every `records`, `checksum` pair). A slot whose `check` fails is ignored; of the valid slots,
+  the one with the higher `sequence` holds. Each flush writes the slot of its sequence number
+  (they alternate), so a kill inside that write spoils only that slot and the other, from the
+  previous flush, holds. A file whose two slots both fail is refused as damaged. A finished file
+  has the same checksums in both slots.
+
+`commons-sim resume` and the loaders of `commons_analysis` (`load_dataset`, `load_flows`,
+`load_regions`) check every dataset's covered records and refuse the file when one differs:
+`output file 'run.h5': stored values of /series/gini do not match their checksum (damaged file)`
+(exit 2; `commons_analysis.DamagedFileError` in Python). Records beyond `records` (those a run
+wrote after its last flush, or while it was being killed) are not checked. Files written before
+commons-sim kept checksums have no `/meta/record_hashes`; they are read unchecked (the format
+stays `commons-sim/1`: the dataset is an addition that older readers ignore).
 
 ### `/series`
 
@@ -1099,8 +1129,10 @@ because of how the file is written (next section); after the run it equals `step
 The file is created with `libver="latest"`; every group, dataset, attribute and scale is
 created first, then the writer switches to single-writer/multiple-reader mode
 (`H5Fstart_swmr_write`). From then on it only appends records: it keeps them in memory (at
-most 1024) and, at the first record `[sim] flush_every` steps after the previous flush, writes them, writes `/meta/progress` and
-flushes the file, so a reader sees whole records up to the last flush. HDF5's SWMR mode lets a writer change raw
+most 1024) and, at the first record `[sim] flush_every` steps after the previous flush, writes them
+and flushes the file, then writes and flushes `/meta/record_hashes`, then `/meta/progress`, so a
+reader sees whole records up to the last flush, and neither the checksums nor the progress ever
+claim a record that is not in the file. HDF5's SWMR mode lets a writer change raw
 data only, not attributes, so the attributes of `/meta` keep their initial values (`status =
 running`, `steps_completed = 0`) until the run ends: then the writer closes the file, reopens it
 without SWMR and sets `status`, `steps_completed`, `end_time` and `wall_seconds`.
@@ -1123,8 +1155,10 @@ while it was writing may leave its datasets of different lengths: HDF5 writes ea
 length when it flushes its metadata, in no fixed order. The file's records are those present in
 every dataset of a group (the shortest length), each of them whole and as the uninterrupted run
 wrote it; they include every step up to `/meta/progress`, which is written only after the flush.
-`commons_analysis.load_dataset` reads exactly those, and `commons-sim resume` rebuilds the file
-from them.
+The checksums of `/meta/record_hashes` cover every record up to `/meta/progress` too (they are
+written between the two) and never more records than a dataset holds; records past them are read
+unchecked. `commons_analysis.load_dataset` reads exactly those records, checked, and
+`commons-sim resume` rebuilds the file from them.
 
 ## Reading a finished file
 

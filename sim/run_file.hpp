@@ -13,7 +13,9 @@
 //   /scenario        group: attribute `text` (the resolved scenario) and one attribute per parameter
 //   /meta            group: format, version, git_commit, command_line, model, seed, threads,
 //                    phases, start_time, end_time, wall_seconds, steps_completed, status;
-//                    /meta/progress: steps completed at the last flush (updated while running)
+//                    /meta/progress: steps completed at the last flush (updated while running);
+//                    /meta/record_hashes: checksums of the stored values of every record dataset,
+//                    written at each flush after the records and before the progress
 //
 // Chunked and extendible along steps; written with SWMR so another process can read it while
 // it runs; flushed every `flush_every` records so a killed run leaves every flushed step.
@@ -101,7 +103,8 @@ struct StoredRecords {
   std::vector<std::vector<double>> regions; // [record][series * region]; empty rows without /regions
 };
 // Reads every record of `path` with step <= `up_to_step`; InputError naming the file when it
-// cannot be read or does not hold the scenario `scenario_text` with the model's series.
+// cannot be read, does not hold the scenario `scenario_text` with the model's series, or a stored
+// value /meta/record_hashes covers does not match its checksum (named with its dataset).
 StoredRecords read_records(const std::filesystem::path& path, const ModelSpec& model,
                            const std::string& scenario_text, std::int64_t up_to_step);
 // Reads what a resumed run takes from `path` (read_records, and every field of the snapshots it

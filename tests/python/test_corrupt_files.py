@@ -215,8 +215,8 @@ def test_a_checkpoint_whose_output_is_truncated_is_refused(sim, binary, files):
 def test_a_checkpoint_whose_output_has_damaged_metadata_is_refused_or_mended(sim, binary, files):
     """HDF5 checksums the metadata of run files (superblock 3, object header 2), so damage to what
     resume reads is refused; resume rebuilds the file from the records it reads, so damage
-    elsewhere is dropped and the result is the uninterrupted run. Stored values carry no checksum
-    (docs/reliability.md says why)."""
+    elsewhere is dropped and the result is the uninterrupted run. Stored values are checked against
+    /meta/record_hashes (test_a_flipped_bit_in_a_stored_value_of_a_run_file_is_refused_by_resume)."""
     out = files / "cut.h5"
     checkpoint = checkpoint_for(files, out, binary)
     data = out.read_bytes()
@@ -227,7 +227,8 @@ def test_a_checkpoint_whose_output_has_damaged_metadata_is_refused_or_mended(sim
         out.write_bytes(damaged)
         r = sim("resume", checkpoint, timeout=60)
         refusals += not refused_or_whole(r, f"flip at {offset}", damaged, out, files / "run.h5", ["/series", "/flows"],
-                                         "cannot read output file", "lacks the records", "is incomplete")
+                                         "cannot read output file", "lacks the records", "is incomplete",
+                                         "(damaged file)")
     assert refusals >= 5, f"only {refusals} of 20 flips in metadata were caught"
 
 
@@ -331,9 +332,52 @@ def test_a_damaged_value_in_a_sweep_part_is_refused_by_merge(sim, files, damaged
     assert not (files / "keep.h5.merging").exists()
 
 
+@pytest.mark.parametrize("dataset", ["series/gini", "series/step", "flows/matrix"])
+def test_a_flipped_bit_in_a_stored_value_of_a_run_file_is_refused_by_resume(sim, binary, files, dataset):
+    """The values /meta/record_hashes covers are checked against their checksums: a flipped bit in
+    one is refused, naming the file and the dataset, and the file is left as it was."""
+    out = files / "cut.h5"
+    checkpoint = checkpoint_for(files, out, binary)
+    with h5py.File(out, "r") as f:
+        chunk = f[dataset].id.get_chunk_info_by_coord((0,) * f[dataset].ndim)
+    data = bytearray(out.read_bytes())
+    data[chunk.byte_offset + 8 * 3 + 2] ^= 0x10  # the fourth value (a record before the checkpoint)
+    out.write_bytes(bytes(data))
+    with h5py.File(out, "r") as f:  # HDF5 itself reads the damaged value without complaint
+        assert f[dataset].shape[0] == 15
+    r = sim("resume", checkpoint)
+    refused(r, f"stored values of /{dataset} do not match their checksum")
+    assert f"output file '{out}'" in r.stderr, r.stderr
+    assert out.read_bytes() == bytes(data), "the refused output changed"
+    assert not (files / "cut.h5.resuming").exists()
+
+
+def test_a_torn_checksum_slot_falls_back_to_the_other_and_a_file_without_checksums_resumes(sim, binary, files):
+    """A kill inside the write of /meta/record_hashes spoils one of its two slots: the other holds
+    and resume goes on; files of older versions, without the checksums, resume unchecked."""
+    out = files / "cut.h5"
+    checkpoint = checkpoint_for(files, out, binary)
+    with h5py.File(out, "r") as f:
+        table = f["meta/record_hashes"]
+        offset, slot_bytes = table.id.get_offset(), table[0].nbytes
+        newer = int(table[:, 0, 0].argmax())
+    data = bytearray(out.read_bytes())
+    data[offset + newer * slot_bytes + 8 * 4 + 1] ^= 0x04  # the newer slot's second count
+    out.write_bytes(bytes(data))
+    sim("resume", checkpoint, check=0)
+    assert not h5diff(files / "run.h5", out, "/series", "/flows")
+
+    checkpoint = checkpoint_for(files, out, binary)
+    with h5py.File(out, "r+") as f:
+        del f["meta/record_hashes"]
+    sim("resume", checkpoint, check=0)
+    assert not h5diff(files / "run.h5", out, "/series", "/flows")
+
+
 def test_run_files_carry_no_value_checksums_so_a_torn_last_chunk_stays_readable(files):
     """Run files: no filter on their chunks (a torn rewrite of the last chunk must not make the
-    flushed records unreadable, docs/reliability.md); sweep files: Fletcher32 on every chunk."""
+    flushed records unreadable, docs/reliability.md; their values are checked against
+    /meta/record_hashes instead); sweep files: Fletcher32 on every chunk."""
     with h5py.File(files / "run.h5", "r") as f:
         chunked = []
         f.visititems(lambda name, obj: chunked.append(obj) if isinstance(obj, h5py.Dataset) and obj.chunks else None)
