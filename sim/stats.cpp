@@ -184,8 +184,14 @@ void sort_ascending(std::span<double> values) {
   radix_sort(values);
 }
 
-void merge_sorted_runs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch) {
-  if (bounds.size() <= 2) return;  // one run (or none): already sorted
+namespace {
+
+// Below this many values the runs are merged in pairs on one thread; above, cut into pieces.
+constexpr std::size_t piecewise_min = std::size_t{1} << 16;
+// Values per piece: a piece and the radix sort's scratch (three times its size) stay in L2.
+constexpr std::size_t piece_size = std::size_t{1} << 14;
+
+void merge_pairs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch) {
   scratch.resize(values.size());
   std::vector<std::size_t> runs(bounds.begin(), bounds.end()), merged;
   double* from = values.data();
@@ -202,6 +208,73 @@ void merge_sorted_runs(std::span<double> values, std::span<const std::size_t> bo
     std::swap(from, to);
   }
   if (from != values.data()) std::copy(from, from + values.size(), values.data());
+}
+
+// The runs cut by value into pieces of about piece_size values: the splitters are quantiles of
+// a sample taken evenly from every run, a piece is the part of every run between two splitters
+// (found by binary search), and each piece is gathered into `scratch` at its place in the
+// result and radix-sorted there, in parallel and in cache. Every step depends on the values
+// only, so the result (the sorted values) is the same on any thread count.
+void sort_pieces(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch) {
+  const std::size_t n = values.size();
+  const std::size_t runs = bounds.size() - 1;
+  const std::size_t pieces = block_count(n, piece_size);
+  constexpr std::size_t samples_per_piece = 16;
+  std::vector<double> sample;
+  sample.reserve(pieces * samples_per_piece + runs);
+  for (std::size_t r = 0; r < runs; ++r) {
+    const std::size_t length = bounds[r + 1] - bounds[r];
+    const std::size_t take = length * pieces * samples_per_piece / n;
+    for (std::size_t k = 0; k < take; ++k) sample.push_back(values[bounds[r] + (2 * k + 1) * length / (2 * take)]);
+  }
+  std::sort(sample.begin(), sample.end());
+  // cut[p * runs + r]: where piece p starts in run r.
+  std::vector<std::size_t> cut((pieces + 1) * runs);
+  for (std::size_t r = 0; r < runs; ++r) {
+    cut[r] = bounds[r];
+    cut[pieces * runs + r] = bounds[r + 1];
+  }
+  for (std::size_t p = 1; p < pieces; ++p) {
+    const double splitter = sample.empty() ? 0.0 : sample[p * sample.size() / pieces];
+    for (std::size_t r = 0; r < runs; ++r) {
+      const double* first = values.data() + cut[(p - 1) * runs + r];
+      const double* last = values.data() + bounds[r + 1];
+      cut[p * runs + r] = static_cast<std::size_t>(std::lower_bound(first, last, splitter) - values.data());
+    }
+  }
+  std::vector<std::size_t> begin(pieces + 1, 0);
+  for (std::size_t p = 0; p < pieces; ++p) {
+    begin[p + 1] = begin[p];
+    for (std::size_t r = 0; r < runs; ++r) begin[p + 1] += cut[(p + 1) * runs + r] - cut[p * runs + r];
+  }
+  scratch.resize(n);
+  const auto piece_count = static_cast<std::int64_t>(pieces);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t piece = 0; piece < piece_count; ++piece) {
+    const auto p = static_cast<std::size_t>(piece);
+    double* out = scratch.data() + begin[p];
+    for (std::size_t r = 0; r < runs; ++r)
+      out = std::copy(values.data() + cut[p * runs + r], values.data() + cut[(p + 1) * runs + r], out);
+    // Inside a parallel region the radix sort's blocks run on this thread.
+    const std::span<double> part(scratch.data() + begin[p], begin[p + 1] - begin[p]);
+    if (part.size() < radix_min)
+      std::sort(part.begin(), part.end());
+    else
+      radix_sort(part);
+  }
+  for_blocks(n, [&](std::size_t first, std::size_t last, std::size_t) {
+    std::copy(scratch.data() + first, scratch.data() + last, values.data() + first);
+  });
+}
+
+}  // namespace
+
+void merge_sorted_runs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch) {
+  if (bounds.size() <= 2) return;  // one run (or none): already sorted
+  if (values.size() < piecewise_min)
+    merge_pairs(values, bounds, scratch);
+  else
+    sort_pieces(values, bounds, scratch);
 }
 
 std::vector<double> sorted_copy(std::span<const double> values) {

@@ -29,8 +29,11 @@ double median_sorted(std::span<const double> sorted);
 void sort_ascending(std::span<double> values);
 
 // Sorts `values` made of consecutive ascending runs, run k from bounds[k] to bounds[k + 1]
-// (bounds[0] = 0, the last bound = values.size()), by merging pairs of runs: O(n log runs),
-// much less than sorting again when there are few runs. `scratch` is kept between calls.
+// (bounds[0] = 0, the last bound = values.size()). Below 2^16 values, by merging pairs of runs
+// on one thread: O(n log runs). Above, the runs are cut by value into pieces that fit in cache,
+// each gathered and radix-sorted on its own, in parallel: the memory is read and written about
+// twice, against about twelve times for a radix sort of the whole. `scratch` is kept between
+// calls. The same result on any thread count.
 void merge_sorted_runs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch);
 
 // A copy of `values`, sorted ascending by sort_ascending.

@@ -1188,15 +1188,11 @@ class Economy final : public sim::Model {
     const auto gig_end =
         std::remove_if(gig_rates.begin(), gig_rates.end(), [](double x) { return std::isnan(x); });
     const std::span<double> all_gig(gig_rates.data(), static_cast<std::size_t>(gig_end - gig_rates.begin()));
-    // Each region's slice is sorted now. Below 2^16 values, merging the slices is much faster than
-    // sorting again; above, the parallel radix sort wins.
-    const bool merge = n_ < (std::size_t{1} << 16);
-    if (merge) {
-      sim::merge_sorted_runs(income, start, merge_scratch_);
-      sim::merge_sorted_runs(wealth, start, merge_scratch_);
-      sim::merge_sorted_runs(all_gig, gig_start, merge_scratch_);
-    }
-    stats.all = group_from(everyone, income, wealth, all_gig, /*presorted=*/merge);
+    // Each region's slice is sorted now: everyone's distributions are the slices merged.
+    sim::merge_sorted_runs(income, start, merge_scratch_);
+    sim::merge_sorted_runs(wealth, start, merge_scratch_);
+    sim::merge_sorted_runs(all_gig, gig_start, merge_scratch_);
+    stats.all = group_from(everyone, income, wealth, all_gig, /*presorted=*/true);
     return stats;
   }
 
