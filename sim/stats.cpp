@@ -97,9 +97,44 @@ inline double value_of(std::uint64_t k) {
 
 constexpr unsigned digit_bits = 11;
 constexpr std::size_t digit_values = std::size_t{1} << digit_bits;
-constexpr unsigned digit_passes = (64 + digit_bits - 1) / digit_bits;  // 6
 constexpr std::size_t radix_block = 1 << 16;   // elements per block (fixed: results never depend on threads)
 constexpr std::size_t radix_min = 1 << 12;  // below this, std::sort is as fast
+constexpr unsigned prefix_bits = 3 * digit_bits;  // the highest varying bits sorted by digits
+
+// Keys sorted by their bits from `low` up, put in full order: each run of keys that agree on
+// those bits is sorted (by insertion when short, as it nearly always is). Block b sorts the
+// runs that start in it from from[b], where the run that spills in from the block before ends.
+void fix_ties(std::span<std::uint64_t> keys, unsigned low) {
+  const std::size_t n = keys.size();
+  const auto same = [&](std::size_t i) { return (keys[i] >> low) == (keys[i - 1] >> low); };
+  std::vector<std::size_t> from(block_count(n, radix_block) + 1, n);
+  for_blocks(
+      n,
+      [&](std::size_t begin, std::size_t, std::size_t b) {
+        std::size_t i = begin;
+        if (begin > 0)
+          while (i < n && same(i)) ++i;
+        from[b] = i;
+      },
+      radix_block);
+  for_blocks(
+      n,
+      [&](std::size_t, std::size_t end, std::size_t b) {
+        for (std::size_t first = from[b]; first < end;) {
+          std::size_t last = first + 1;
+          while (last < n && same(last)) ++last;
+          if (last - first > 32) {
+            if (!std::is_sorted(keys.begin() + static_cast<std::ptrdiff_t>(first), keys.begin() + static_cast<std::ptrdiff_t>(last)))
+              std::sort(keys.begin() + static_cast<std::ptrdiff_t>(first), keys.begin() + static_cast<std::ptrdiff_t>(last));
+          } else {
+            for (std::size_t j = first + 1; j < last; ++j)
+              for (std::size_t m = j; m > first && keys[m] < keys[m - 1]; --m) std::swap(keys[m], keys[m - 1]);
+          }
+          first = last;
+        }
+      },
+      radix_block);
+}
 
 void radix_sort(std::span<double> values) {
   const std::size_t n = values.size();
@@ -139,10 +174,14 @@ void radix_sort(std::span<double> values) {
     }
     varies = total.any ^ total.all;  // bits that differ between some two keys
   }
+  // Only the highest prefix_bits of the bits that vary are sorted by digits (three passes, not
+  // six); keys that agree on all of those (values within about 2^-21 of each other, rare but
+  // possible) are put in order afterwards by fix_ties.
+  const unsigned top = varies == 0 ? 0u : 64u - static_cast<unsigned>(std::countl_zero(varies));
+  const unsigned low = top > prefix_bits ? top - prefix_bits : 0u;
   std::uint64_t* from = keys;
   std::uint64_t* to = spare_buffer.data();
-  for (unsigned pass = 0; pass < digit_passes; ++pass) {
-    const unsigned shift = pass * digit_bits;
+  for (unsigned shift = low; shift < top; shift += digit_bits) {
     const std::uint64_t mask = digit_values - 1;
     if (((varies >> shift) & mask) == 0) continue;  // every key has this digit: order unchanged
     for_blocks(
@@ -166,6 +205,7 @@ void radix_sort(std::span<double> values) {
         radix_block);
     std::swap(from, to);
   }
+  if (low > 0) fix_ties({from, n}, low);
   for_blocks(
       n,
       [&](std::size_t begin, std::size_t end, std::size_t) {

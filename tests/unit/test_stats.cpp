@@ -92,6 +92,35 @@ TEST_CASE("sort_ascending on constant digits and equal values", "[stats]") {
   CHECK(same == std::vector<double>(70000, 2.5));
 }
 
+TEST_CASE("sort_ascending orders values that differ only in their lowest bits", "[stats]") {
+  // The radix sort orders the highest 33 varying bits and then sorts each run of keys that agree
+  // on those: here runs of 2, 5 and 40 near-equal values, one of 90 000 that crosses blocks of
+  // 65 536, and exact duplicates, among values over many magnitudes, in shuffled order.
+  std::vector<double> v;
+  for (int k = 0; k < 3000; ++k) {
+    const double base = std::exp(std::sin(k * 1.7) * 20.0);
+    const int run = k % 3 == 0 ? 2 : (k % 3 == 1 ? 5 : 40);
+    for (int j = 0; j < run; ++j) v.push_back(base * (1.0 + std::ldexp(static_cast<double>((j * 37) % run), -45)));
+    v.push_back(base);
+  }
+  for (int j = 0; j < 90000; ++j) v.push_back(7.0 + std::ldexp(static_cast<double>((j * 7919) % 90000), -40));
+  std::uint64_t state = 12345;
+  for (std::size_t i = v.size() - 1; i > 0; --i) {  // a fixed shuffle
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    std::swap(v[i], v[(state >> 33) % (i + 1)]);
+  }
+  auto expected = v;
+  std::sort(expected.begin(), expected.end());
+  const int threads_before = sim::max_threads();
+  for (const int threads : {1, 4}) {
+    sim::set_threads(threads);
+    auto sorted = v;
+    sim::sort_ascending(sorted);
+    CHECK(sorted == expected);
+  }
+  sim::set_threads(threads_before);
+}
+
 TEST_CASE("summarise_sorted gives the same bits as the separate statistics", "[stats]") {
   std::vector<double> v(100001);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::exp(std::sin(static_cast<double>(i) * 3.7) * 3.0);
