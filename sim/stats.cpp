@@ -103,7 +103,8 @@ constexpr unsigned prefix_bits = 3 * digit_bits;  // the highest varying bits so
 
 // Keys sorted by their bits from `low` up, put in full order: each run of keys that agree on
 // those bits is sorted (by insertion when short, as it nearly always is). Block b sorts the
-// runs that start in it from from[b], where the run that spills in from the block before ends.
+// runs that start in it from from[b], where the run that spills in from the block before ends,
+// up to from[b + 1], so no block reads keys that another is sorting.
 void fix_ties(std::span<std::uint64_t> keys, unsigned low) {
   const std::size_t n = keys.size();
   const auto same = [&](std::size_t i) { return (keys[i] >> low) == (keys[i - 1] >> low); };
@@ -122,7 +123,7 @@ void fix_ties(std::span<std::uint64_t> keys, unsigned low) {
       [&](std::size_t, std::size_t end, std::size_t b) {
         for (std::size_t first = from[b]; first < end;) {
           std::size_t last = first + 1;
-          while (last < n && same(last)) ++last;
+          while (last < from[b + 1] && same(last)) ++last;  // never reads the next block's keys
           if (last - first > 32) {
             if (!std::is_sorted(keys.begin() + static_cast<std::ptrdiff_t>(first), keys.begin() + static_cast<std::ptrdiff_t>(last)))
               std::sort(keys.begin() + static_cast<std::ptrdiff_t>(first), keys.begin() + static_cast<std::ptrdiff_t>(last));
