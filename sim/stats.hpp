@@ -18,6 +18,13 @@ std::size_t top_count(std::size_t n, double fraction);
 // Share of the total held by the top `fraction` of sorted values (e.g. 0.1 for the top 10 %).
 double top_share_sorted(std::span<const double> sorted, double fraction);
 
+// Gini and the top 10 % and top 1 % shares of sorted values from one pass over them: the same
+// bits as gini_sorted and top_share_sorted (NaN for no values).
+struct Concentration {
+  double gini, top10_share, top1_share;
+};
+Concentration concentration_sorted(std::span<const double> sorted);
+
 // Median of sorted values (the mean of the middle two when n is even).
 double median_sorted(std::span<const double> sorted);
 
@@ -28,13 +35,20 @@ double median_sorted(std::span<const double> sorted);
 // std::sort (the same order, but for the relative order of -0 and +0).
 void sort_ascending(std::span<double> values);
 
-// Sorts `values` made of consecutive ascending runs, run k from bounds[k] to bounds[k + 1]
-// (bounds[0] = 0, the last bound = values.size()). Below 2^16 values, by merging pairs of runs
-// on one thread: O(n log runs). Above, the runs are cut by value into pieces that fit in cache,
-// each gathered and radix-sorted on its own, in parallel: the memory is read and written about
-// twice, against about twelve times for a radix sort of the whole. `scratch` is kept between
-// calls. The same result on any thread count.
-void merge_sorted_runs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch);
+// Sorts the values of members dealt round-robin to groups (value i belongs to group i mod G)
+// for everyone and for each group at once: `everyone` gets all the values ascending, and
+// `by_group` each group's ascending, group g from group_start[g] to group_start[g + 1] (G + 1
+// entries: 0, then the prefix sums of the group sizes). From 2^16 values, one sort serves both:
+// the values are dealt by their highest varying bits into pieces that fit in cache, each piece
+// is radix-sorted with the group of each value alongside, and each group's values are then taken
+// from everyone's in order. Smaller inputs sort each group and merge them. The same result on
+// any thread count. Throws std::invalid_argument when group_start does not fit the values.
+void sort_with_groups(std::span<const double> values, std::span<const std::size_t> group_start,
+                      std::span<double> everyone, std::span<double> by_group);
+
+// Median of the values of several runs, each sorted ascending (as sort_ascending sorts), without
+// merging them: the same value median_sorted gives for all of them sorted. NaN when all are empty.
+double median_of_runs(std::span<const std::span<const double>> runs);
 
 // A copy of `values`, sorted ascending by sort_ascending.
 std::vector<double> sorted_copy(std::span<const double> values);

@@ -1094,11 +1094,11 @@ class Economy final : public sim::Model {
     std::vector<Group> regions;
   };
 
-  // Statistics of every region and of everyone, from one pass over the commoners (commoner i
-  // lives in region i mod R). The pass copies incomes, wealth and gig pay rates into region-major
-  // buffers, so each region's distribution is a contiguous slice that is sorted in place, and
-  // the whole buffers, sorted, are everyone's. With `wellbeing_only`, only what well-being needs
-  // (regions only; no wealth or gig pay distributions).
+  // Statistics of every region and of everyone (commoner i lives in region i mod R): one pass
+  // over the commoners tallies the counts and sums and copies the gig pay rates into
+  // region-major slices; one sort of the incomes, and one of wealth, give both everyone's sorted
+  // values and each region's (sim::sort_with_groups). With `wellbeing_only`, only what
+  // well-being needs (regions only; no wealth or gig pay distributions).
   GroupStats group_stats(bool wellbeing_only = false) {
     constexpr std::size_t per_region_in_block = 4096;
     const std::size_t block =
@@ -1111,12 +1111,11 @@ class Economy final : public sim::Model {
       relief_values[r] = relief_value(r);
     }
     // Kept between calls: allocating and zeroing them each time cost more than filling them.
-    std::vector<double>& income = group_buffers_.income;
-    std::vector<double>& wealth = group_buffers_.wealth;
-    std::vector<double>& gig_rates = group_buffers_.gig_rates;
-    income.resize(n_);
-    wealth.resize(n_);
-    gig_rates.resize(n_);
+    auto& buffers = group_buffers_;
+    for (auto* buffer : {&buffers.income, &buffers.income_by_region, &buffers.wealth, &buffers.wealth_by_region,
+                         &buffers.gig_rates})
+      buffer->resize(n_);
+    std::vector<double>& gig_rates = buffers.gig_rates;
     std::vector<Tally> tallies(blocks * R_);
     const double living_level = p_.living_income * cpi_;
     const double no_gig = std::numeric_limits<double>::quiet_NaN();
@@ -1124,82 +1123,100 @@ class Economy final : public sim::Model {
         n_,
         [&](std::size_t begin, std::size_t end, std::size_t b) {
           Tally* tally = &tallies[b * R_];
-          std::size_t r = 0, k = begin / R_;  // commoner i is the k-th of region r
-          for (std::size_t i = begin; i < end; ++i) {
-            const std::size_t at = start[r] + k;
+          // Field by field, each loop reading its arrays straight through: a chunk of R
+          // commoners holds one of each region, in region order, and adds to R running sums.
+          // These are the sums a commoner-by-commoner pass makes, in the same order, but the
+          // loops vectorise and keep few streams open at once.
+          const auto each = [&](auto&& add) {
+            for (std::size_t base = begin; base < end; base += R_) {
+              const std::size_t k = base / R_;  // the chunk's commoners are the k-th of their regions
+              const std::size_t m = std::min(R_, end - base);
+              for (std::size_t r = 0; r < m; ++r) add(r, base + r, k);
+            }
+          };
+          std::vector<double> sum(R_);
+          const auto sums = [&](auto&& value, double Tally::*field) {
+            std::fill(sum.begin(), sum.end(), 0.0);
+            each([&](std::size_t r, std::size_t i, std::size_t) { sum[r] += value(r, i); });
+            for (std::size_t r = 0; r < R_; ++r) tally[r].*field = sum[r];
+          };
+          const auto hours = [&](const std::vector<float>& h, std::size_t which) {
+            std::fill(sum.begin(), sum.end(), 0.0);
+            each([&](std::size_t r, std::size_t i, std::size_t) { sum[r] += h[i]; });
+            for (std::size_t r = 0; r < R_; ++r) tally[r].hours[which] = sum[r];
+          };
+          each([&](std::size_t r, std::size_t i, std::size_t) {
             const std::int32_t e = employer_[i];
             Tally& t = tally[r];
-            income[at] = net_income_[i];
-            wealth[at] = money_[i];
-            gig_rates[at] = h_gig_[i] > 0
-                                ? static_cast<double>(gig_pay_[i]) / static_cast<double>(h_gig_[i])
-                                : no_gig;
             ++t.members;
             t.jobless += e == unemployed;
             t.job_guarantee += e == job_guarantee;
             t.in_coops += e >= 0 && is_coop(static_cast<std::size_t>(e));
-            t.gig += h_gig_[i] > 0;
             t.living += net_income_[i] + relief_values[r] >= living_level;
-            t.gross += gross_income_[i];
-            t.commons += commons_income_[i];
-            t.propensity += propensity_[i];
-            const double own = care_need_[i] * (1.0 - care_coverage_[r]);
-            t.gap += std::max(0.0, own - static_cast<double>(h_care_[i]));
-            t.need += care_need_[i];
-            t.hours[0] += h_wage_[i];
-            t.hours[1] += h_gig_[i];
-            t.hours[2] += h_coop_[i];
-            t.hours[3] += h_commons_[i];
-            t.hours[4] += h_care_[i];
-            t.hours[5] += h_leisure_[i];
-            if (++r == R_) r = 0, ++k;
-          }
+          });
+          each([&](std::size_t r, std::size_t i, std::size_t k) {
+            tally[r].gig += h_gig_[i] > 0;
+            if (!wellbeing_only)
+              gig_rates[start[r] + k] = h_gig_[i] > 0 ? static_cast<double>(gig_pay_[i]) / static_cast<double>(h_gig_[i])
+                                                      : no_gig;
+          });
+          sums([&](std::size_t, std::size_t i) { return gross_income_[i]; }, &Tally::gross);
+          sums([&](std::size_t, std::size_t i) { return static_cast<double>(commons_income_[i]); }, &Tally::commons);
+          sums([&](std::size_t, std::size_t i) { return propensity_[i]; }, &Tally::propensity);
+          sums(
+              [&](std::size_t r, std::size_t i) {
+                const double own = care_need_[i] * (1.0 - care_coverage_[r]);
+                return std::max(0.0, own - static_cast<double>(h_care_[i]));
+              },
+              &Tally::gap);
+          sums([&](std::size_t, std::size_t i) { return static_cast<double>(care_need_[i]); }, &Tally::need);
+          hours(h_wage_, 0);
+          hours(h_gig_, 1);
+          hours(h_coop_, 2);
+          hours(h_commons_, 3);
+          hours(h_care_, 4);
+          hours(h_leisure_, 5);
         },
         block);
+    sim::sort_with_groups(net_income_, start, buffers.income, buffers.income_by_region);
+    if (!wellbeing_only) sim::sort_with_groups(money_, start, buffers.wealth, buffers.wealth_by_region);
 
     GroupStats stats;
     stats.regions.resize(R_);
     std::vector<Tally> region_tally(R_);
+    std::vector<std::span<const double>> gig_run(R_);
     const auto regions = static_cast<std::int64_t>(R_);
 #pragma omp parallel for schedule(dynamic)
     for (std::int64_t region = 0; region < regions; ++region) {
       const auto r = static_cast<std::size_t>(region);
       for (std::size_t b = 0; b < blocks; ++b) region_tally[r].add(tallies[b * R_ + r]);
       const std::size_t size = start[r + 1] - start[r];
+      const std::span<const double> income(buffers.income_by_region.data() + start[r], size);
       if (wellbeing_only) {
-        stats.regions[r] = group_from(region_tally[r], {income.data() + start[r], size}, {}, {});
+        stats.regions[r] = group_from(region_tally[r], income, {}, 0.0);
         continue;
       }
+      // The region's gig pay rates, moved to the front of its slice (the rest are NaN) and sorted.
       const std::span<double> slice(gig_rates.data() + start[r], size);
-      // The region's gig pay rates, moved to the front of its slice (the rest are marked NaN).
-      const auto gig_end =
-          std::remove_if(slice.begin(), slice.end(), [](double x) { return std::isnan(x); });
-      std::fill(gig_end, slice.end(), no_gig);
-      stats.regions[r] =
-          group_from(region_tally[r], {income.data() + start[r], slice.size()},
-                     {wealth.data() + start[r], slice.size()},
-                     {slice.data(), static_cast<std::size_t>(gig_end - slice.begin())});
+      const std::span<double> gig = slice.first(static_cast<std::size_t>(
+          std::remove_if(slice.begin(), slice.end(), [](double x) { return std::isnan(x); }) - slice.begin()));
+      sim::sort_ascending(gig);
+      gig_run[r] = gig;
+      stats.regions[r] = group_from(region_tally[r], income, {buffers.wealth_by_region.data() + start[r], size},
+                                    gig_run[r].empty() ? 0.0 : sim::median_sorted(gig_run[r]));
     }
     if (wellbeing_only) return stats;
     Tally everyone;
     for (const Tally& t : region_tally) everyone.add(t);
-    std::vector<std::size_t> gig_start(R_ + 1, 0);
-    for (std::size_t r = 0; r < R_; ++r) gig_start[r + 1] = gig_start[r] + region_tally[r].gig;
-    const auto gig_end =
-        std::remove_if(gig_rates.begin(), gig_rates.end(), [](double x) { return std::isnan(x); });
-    const std::span<double> all_gig(gig_rates.data(), static_cast<std::size_t>(gig_end - gig_rates.begin()));
-    // Each region's slice is sorted now: everyone's distributions are the slices merged.
-    sim::merge_sorted_runs(income, start, merge_scratch_);
-    sim::merge_sorted_runs(wealth, start, merge_scratch_);
-    sim::merge_sorted_runs(all_gig, gig_start, merge_scratch_);
-    stats.all = group_from(everyone, income, wealth, all_gig, /*presorted=*/true);
+    const double gig_median = everyone.gig == 0 ? 0.0 : sim::median_of_runs(gig_run);
+    stats.all = group_from(everyone, buffers.income, buffers.wealth, gig_median);
     return stats;
   }
 
-  // A group's statistics from its tally and its incomes, wealth and gig pay rates (sorted here,
-  // in place, unless `presorted`; a distribution left empty gives NaN or 0 for its statistics).
-  Group group_from(const Tally& t, std::span<double> income, std::span<double> wealth,
-                   std::span<double> gig_rates, bool presorted = false) const {
+  // A group's statistics from its tally, its sorted incomes and wealth (a distribution left
+  // empty gives NaN for its statistics) and its median gig pay rate.
+  Group group_from(const Tally& t, std::span<const double> income, std::span<const double> wealth,
+                   double gig_pay_median) const {
     Group g;
     if (t.members == 0) return g;
     const double dm = static_cast<double>(t.members);
@@ -1210,15 +1227,13 @@ class Economy final : public sim::Model {
                                                : static_cast<double>(t.in_coops) /
                                                      static_cast<double>(t.members - t.jobless);
     g.gig_share = static_cast<double>(t.gig) / dm;
-    if (!presorted) sim::sort_ascending(gig_rates);
-    g.gig_pay_median = gig_rates.empty() ? 0.0 : sim::median_sorted(gig_rates);
-    if (!presorted) sim::sort_ascending(income);
+    g.gig_pay_median = gig_pay_median;
     g.median_income = sim::median_sorted(income);
     g.gini_income = sim::gini_sorted(income);
-    if (!presorted) sim::sort_ascending(wealth);
-    g.gini_wealth = sim::gini_sorted(wealth);
-    g.top10 = sim::top_share_sorted(wealth, 0.1);
-    g.top1 = sim::top_share_sorted(wealth, 0.01);
+    const sim::Concentration held = sim::concentration_sorted(wealth);
+    g.gini_wealth = held.gini;
+    g.top10 = held.top10_share;
+    g.top1 = held.top1_share;
     g.living_share = static_cast<double>(t.living) / dm;
     g.commons_share = t.gross > 0 ? t.commons / t.gross : 0.0;
     g.mean_propensity = t.propensity / dm;
@@ -2762,9 +2777,8 @@ class Economy final : public sim::Model {
   sim::Ledger* ledger_;
   std::unique_ptr<Network> network_;  // the commoners' social network (4 x degree bytes each)
   struct {
-    std::vector<double> income, wealth, gig_rates;
-  } group_buffers_;                  // group_stats()'s region-major copies (24 bytes per commoner)
-  std::vector<double> merge_scratch_;  // group_stats()'s, for merging the sorted regions
+    std::vector<double> income, income_by_region, wealth, wealth_by_region, gig_rates;
+  } group_buffers_;                  // group_stats()'s sorted copies, region-major (40 bytes per commoner)
   GroupStats group_stats_;           // made by measure(), for measure_regions() of the same state
   bool group_stats_fresh_ = false;   // ... until the next step or restore
   RegionAdjacency cities_;            // which cities compare their well-being

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "sim/parallel.hpp"
@@ -121,7 +122,7 @@ TEST_CASE("sort_ascending orders values that differ only in their lowest bits", 
   sim::set_threads(threads_before);
 }
 
-TEST_CASE("summarise_sorted gives the same bits as the separate statistics", "[stats]") {
+TEST_CASE("summarise_sorted and concentration_sorted give the same bits as the separate statistics", "[stats]") {
   std::vector<double> v(100001);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::exp(std::sin(static_cast<double>(i) * 3.7) * 3.0);
   sim::sort_ascending(v);
@@ -130,53 +131,108 @@ TEST_CASE("summarise_sorted gives the same bits as the separate statistics", "[s
   CHECK(s.top10_share == sim::top_share_sorted(v, 0.10));
   CHECK(s.top1_share == sim::top_share_sorted(v, 0.01));
   CHECK(s.median == sim::median_sorted(v));
+  const auto c = sim::concentration_sorted(v);
+  CHECK(c.gini == sim::gini_sorted(v));
+  CHECK(c.top10_share == sim::top_share_sorted(v, 0.10));
+  CHECK(c.top1_share == sim::top_share_sorted(v, 0.01));
+  CHECK(std::isnan(sim::concentration_sorted({}).gini));
 }
 
-TEST_CASE("merge_sorted_runs gives what sorting gives", "[stats]") {
-  std::vector<double> scratch;
-  for (const std::size_t runs : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{5}, std::size_t{20}}) {
-    INFO(runs << " runs");
-    // Runs of uneven lengths, one of them empty, values with repeats.
-    std::vector<std::size_t> bounds{0};
-    std::vector<double> values;
-    for (std::size_t k = 0; k < runs; ++k) {
-      const std::size_t length = k == 1 ? 0 : 37 * (k + 1) % 101 + 3;
-      for (std::size_t i = 0; i < length; ++i) values.push_back(std::floor(std::sin(static_cast<double>(values.size()) * 1.3) * 50.0));
-      std::sort(values.begin() + static_cast<std::ptrdiff_t>(bounds.back()), values.end());
-      bounds.push_back(values.size());
-    }
-    auto expected = values;
-    std::sort(expected.begin(), expected.end());
-    sim::merge_sorted_runs(values, bounds, scratch);
-    CHECK(values == expected);
-  }
+namespace {
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
-TEST_CASE("merge_sorted_runs above 2^16 values: pieces sorted in cache give what sorting gives", "[stats]") {
-  // 20 runs of uneven lengths (one empty), 300 000 values: a long tie of zeros (wealth), values
-  // shared across runs, a skewed run; on 1, 2 and 4 threads the same bits as sorting the whole.
-  std::vector<std::size_t> bounds{0};
-  std::vector<double> values;
-  for (std::size_t k = 0; k < 20; ++k) {
-    const std::size_t length = k == 3 ? 0 : 5000 + 2711 * k;
-    for (std::size_t i = 0; i < length; ++i) {
-      const double x = static_cast<double>(values.size());
-      values.push_back(i % 7 == 0 ? 0.0 : k == 9 ? 1e6 + std::floor(std::sin(x) * 3.0) : std::exp(std::sin(x * 1.7) * 4.0));
-    }
-    sim::sort_ascending(std::span<double>(values.begin() + static_cast<std::ptrdiff_t>(bounds.back()), values.end()));
-    bounds.push_back(values.size());
+// Values with what incomes and wealth have: a long tie of zeros, negative values, values shared
+// across groups, a narrow skewed cluster, runs that differ only in their lowest bits, many
+// magnitudes.
+std::vector<double> awkward_values(std::size_t n) {
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = static_cast<double>(i);
+    v[i] = i % 7 == 0   ? 0.0
+           : i % 11 == 0 ? 1e6 + std::floor(std::sin(x) * 3.0)
+           : i % 13 == 0 ? -std::exp(std::sin(x * 0.3) * 2.0)
+           : i % 17 == 0 ? 5.0 + std::ldexp(static_cast<double>(i % 50), -44)
+                         : std::exp(std::sin(x * 1.7) * 8.0);
   }
-  REQUIRE(values.size() > (std::size_t{1} << 16));
-  auto expected = values;
-  sim::sort_ascending(expected);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("sort_with_groups gives everyone's and each group's values sorted, on any thread count", "[stats]") {
   const int threads = sim::max_threads();
-  for (const int t : {1, 2, 4}) {
-    INFO(t << " threads");
-    sim::set_threads(t);
-    auto merged = values;
-    std::vector<double> scratch;
-    sim::merge_sorted_runs(merged, bounds, scratch);
-    CHECK(std::memcmp(merged.data(), expected.data(), merged.size() * sizeof(double)) == 0);
+  // Below and above 2^16 values (one sort path each), one group to many, sizes not a multiple
+  // of the groups.
+  for (const std::size_t n : {std::size_t{1000}, std::size_t{70001}, std::size_t{300007}}) {
+    for (const std::size_t groups : {std::size_t{1}, std::size_t{3}, std::size_t{20}, std::size_t{1001}}) {
+      INFO(n << " values in " << groups << " groups");
+      const auto values = awkward_values(n);
+      std::vector<std::size_t> start(groups + 1, 0);
+      for (std::size_t g = 0; g < groups; ++g) start[g + 1] = start[g] + (n + groups - 1 - g) / groups;
+      auto expected_all = values;
+      std::sort(expected_all.begin(), expected_all.end());
+      std::vector<double> expected_groups;
+      for (std::size_t g = 0; g < groups; ++g) {
+        std::vector<double> members;
+        for (std::size_t i = g; i < n; i += groups) members.push_back(values[i]);
+        std::sort(members.begin(), members.end());
+        expected_groups.insert(expected_groups.end(), members.begin(), members.end());
+      }
+      for (const int t : {1, 2, 4}) {
+        INFO(t << " threads");
+        sim::set_threads(t);
+        std::vector<double> everyone(n), by_group(n);
+        sim::sort_with_groups(values, start, everyone, by_group);
+        CHECK(same_bits(everyone, expected_all));
+        CHECK(same_bits(by_group, expected_groups));
+      }
+    }
   }
   sim::set_threads(threads);
+}
+
+TEST_CASE("sort_with_groups refuses groups that do not fit the values", "[stats]") {
+  const std::vector<double> values{3, 1, 2, 5, 4};
+  std::vector<double> everyone(5), by_group(5);
+  const std::vector<std::size_t> two_groups{0, 3, 5};
+  sim::sort_with_groups(values, two_groups, everyone, by_group);
+  CHECK(by_group == std::vector<double>{2, 3, 4, 1, 5});
+  const std::vector<std::size_t> uneven{0, 2, 5};
+  CHECK_THROWS_AS(sim::sort_with_groups(values, uneven, everyone, by_group), std::invalid_argument);
+  const std::vector<std::size_t> short_end{0, 3, 4};
+  CHECK_THROWS_AS(sim::sort_with_groups(values, short_end, everyone, by_group), std::invalid_argument);
+  std::vector<double> too_small(4);
+  CHECK_THROWS_AS(sim::sort_with_groups(values, two_groups, too_small, by_group), std::invalid_argument);
+}
+
+TEST_CASE("median_of_runs gives what median_sorted gives for the runs merged", "[stats]") {
+  // Runs of uneven lengths, some empty, with ties within and across runs and negative values;
+  // odd and even totals.
+  for (const std::size_t runs : {std::size_t{1}, std::size_t{2}, std::size_t{5}, std::size_t{20}}) {
+    for (const std::size_t length : {std::size_t{1}, std::size_t{10}, std::size_t{333}, std::size_t{5000}}) {
+      INFO(runs << " runs of up to " << length);
+      const auto values = awkward_values(runs * length);
+      std::vector<std::vector<double>> kept(runs);
+      for (std::size_t i = 0; i < values.size(); ++i)
+        if ((i / runs) % (i % runs + 1) == 0 || i % runs == 1) kept[i % runs].push_back(values[i]);  // uneven
+      kept.back().clear();
+      std::vector<std::span<const double>> spans;
+      std::vector<double> all;
+      for (auto& run : kept) {
+        std::sort(run.begin(), run.end());
+        spans.emplace_back(run);
+        all.insert(all.end(), run.begin(), run.end());
+      }
+      std::sort(all.begin(), all.end());
+      const double expected = sim::median_sorted(all);
+      const double found = sim::median_of_runs(spans);
+      if (all.empty())
+        CHECK(std::isnan(found));
+      else
+        CHECK(std::memcmp(&found, &expected, sizeof(double)) == 0);
+    }
+  }
 }
