@@ -1110,15 +1110,15 @@ class Economy final : public sim::Model {
       start[r + 1] = start[r] + region_size(r);
       relief_values[r] = relief_value(r);
     }
-    // Kept between calls: allocating and zeroing them each time cost more than filling them.
-    auto& buffers = group_buffers_;
-    for (auto* buffer : {&buffers.income, &buffers.income_by_region, &buffers.wealth, &buffers.wealth_by_region,
-                         &buffers.gig_rates})
-      buffer->resize(n_);
-    std::vector<double>& gig_rates = buffers.gig_rates;
+    // Buffers borrowed from the steps (they hold nothing between the phases that fill them):
+    // everyone's sorted values, the regions' sorted values (region-major), the gig pay rates.
+    // Touching fresh memory costs more here than filling it.
+    std::vector<double>& everyone_sorted = consumption_;
+    std::vector<double>& by_region = neighbour_mean_;
+    std::vector<double>& gig_rates = propensity_next_;
+    for (auto* buffer : {&everyone_sorted, &by_region, &gig_rates}) buffer->resize(n_);
     std::vector<Tally> tallies(blocks * R_);
     const double living_level = p_.living_income * cpi_;
-    const double no_gig = std::numeric_limits<double>::quiet_NaN();
     sim::for_blocks(
         n_,
         [&](std::size_t begin, std::size_t end, std::size_t b) {
@@ -1145,21 +1145,30 @@ class Economy final : public sim::Model {
             each([&](std::size_t r, std::size_t i, std::size_t) { sum[r] += h[i]; });
             for (std::size_t r = 0; r < R_; ++r) tally[r].hours[which] = sum[r];
           };
+          std::vector<std::size_t> count(R_);
+          const auto counts = [&](auto&& holds, std::size_t Tally::*field) {
+            std::fill(count.begin(), count.end(), std::size_t{0});
+            each([&](std::size_t r, std::size_t i, std::size_t) { count[r] += holds(r, i) ? 1 : 0; });
+            for (std::size_t r = 0; r < R_; ++r) tally[r].*field = count[r];
+          };
+          counts([](std::size_t, std::size_t) { return true; }, &Tally::members);
+          counts([&](std::size_t, std::size_t i) { return employer_[i] == unemployed; }, &Tally::jobless);
+          counts([&](std::size_t, std::size_t i) { return employer_[i] == job_guarantee; }, &Tally::job_guarantee);
+          counts([&](std::size_t, std::size_t i) { return employer_[i] >= static_cast<std::int32_t>(K_); }, &Tally::in_coops);
+          counts([&](std::size_t r, std::size_t i) { return net_income_[i] + relief_values[r] >= living_level; },
+                 &Tally::living);
+          // The region's gig pay rates, packed at the front of its part of the region-major
+          // buffer (its commoners k = b * per_region_in_block onwards): each is written, and
+          // kept by moving on only for a gig worker.
+          std::fill(count.begin(), count.end(), std::size_t{0});
           each([&](std::size_t r, std::size_t i, std::size_t) {
-            const std::int32_t e = employer_[i];
-            Tally& t = tally[r];
-            ++t.members;
-            t.jobless += e == unemployed;
-            t.job_guarantee += e == job_guarantee;
-            t.in_coops += e >= 0 && is_coop(static_cast<std::size_t>(e));
-            t.living += net_income_[i] + relief_values[r] >= living_level;
-          });
-          each([&](std::size_t r, std::size_t i, std::size_t k) {
-            tally[r].gig += h_gig_[i] > 0;
+            const bool works = h_gig_[i] > 0;
             if (!wellbeing_only)
-              gig_rates[start[r] + k] = h_gig_[i] > 0 ? static_cast<double>(gig_pay_[i]) / static_cast<double>(h_gig_[i])
-                                                      : no_gig;
+              gig_rates[start[r] + b * per_region_in_block + count[r]] =
+                  works ? static_cast<double>(gig_pay_[i]) / static_cast<double>(h_gig_[i]) : 0.0;
+            count[r] += works ? 1 : 0;
           });
+          for (std::size_t r = 0; r < R_; ++r) tally[r].gig = count[r];
           sums([&](std::size_t, std::size_t i) { return gross_income_[i]; }, &Tally::gross);
           sums([&](std::size_t, std::size_t i) { return static_cast<double>(commons_income_[i]); }, &Tally::commons);
           sums([&](std::size_t, std::size_t i) { return propensity_[i]; }, &Tally::propensity);
@@ -1178,9 +1187,6 @@ class Economy final : public sim::Model {
           hours(h_leisure_, 5);
         },
         block);
-    sim::sort_with_groups(net_income_, start, buffers.income, buffers.income_by_region);
-    if (!wellbeing_only) sim::sort_with_groups(money_, start, buffers.wealth, buffers.wealth_by_region);
-
     GroupStats stats;
     stats.regions.resize(R_);
     std::vector<Tally> region_tally(R_);
@@ -1190,33 +1196,58 @@ class Economy final : public sim::Model {
     for (std::int64_t region = 0; region < regions; ++region) {
       const auto r = static_cast<std::size_t>(region);
       for (std::size_t b = 0; b < blocks; ++b) region_tally[r].add(tallies[b * R_ + r]);
-      const std::size_t size = start[r + 1] - start[r];
-      const std::span<const double> income(buffers.income_by_region.data() + start[r], size);
-      if (wellbeing_only) {
-        stats.regions[r] = group_from(region_tally[r], income, {}, 0.0);
-        continue;
+      stats.regions[r] = group_from(region_tally[r]);
+      if (wellbeing_only || region_tally[r].members == 0) continue;
+      // The region's gig pay rates, each block's moved up to the front of its slice, sorted.
+      std::size_t gig_end = start[r];
+      for (std::size_t b = 0; b < blocks; ++b) {
+        const auto from = gig_rates.begin() + static_cast<std::ptrdiff_t>(start[r] + b * per_region_in_block);
+        gig_end = static_cast<std::size_t>(
+            std::copy(from, from + static_cast<std::ptrdiff_t>(tallies[b * R_ + r].gig),
+                      gig_rates.begin() + static_cast<std::ptrdiff_t>(gig_end)) -
+            gig_rates.begin());
       }
-      // The region's gig pay rates, moved to the front of its slice (the rest are NaN) and sorted.
-      const std::span<double> slice(gig_rates.data() + start[r], size);
-      const std::span<double> gig = slice.first(static_cast<std::size_t>(
-          std::remove_if(slice.begin(), slice.end(), [](double x) { return std::isnan(x); }) - slice.begin()));
+      const std::span<double> gig(gig_rates.data() + start[r], gig_end - start[r]);
       sim::sort_ascending(gig);
       gig_run[r] = gig;
-      stats.regions[r] = group_from(region_tally[r], income, {buffers.wealth_by_region.data() + start[r], size},
-                                    gig_run[r].empty() ? 0.0 : sim::median_sorted(gig_run[r]));
+      stats.regions[r].gig_pay_median = gig.empty() ? 0.0 : sim::median_sorted(gig);
     }
-    if (wellbeing_only) return stats;
     Tally everyone;
     for (const Tally& t : region_tally) everyone.add(t);
-    const double gig_median = everyone.gig == 0 ? 0.0 : sim::median_of_runs(gig_run);
-    stats.all = group_from(everyone, buffers.income, buffers.wealth, gig_median);
+    if (!wellbeing_only) {
+      stats.all = group_from(everyone);
+      stats.all.gig_pay_median = everyone.gig == 0 ? 0.0 : sim::median_of_runs(gig_run);
+    }
+    // Each distribution sorted once, for everyone and for the regions, in the same buffers.
+    const auto each_region = [&](auto&& f) {
+#pragma omp parallel for schedule(dynamic)
+      for (std::int64_t region = 0; region < regions; ++region) {
+        const auto r = static_cast<std::size_t>(region);
+        if (region_tally[r].members > 0) f(stats.regions[r], std::span<const double>(by_region.data() + start[r], start[r + 1] - start[r]));
+      }
+    };
+    sim::sort_with_groups(net_income_, start, everyone_sorted, by_region);
+    const auto income_stats = [](Group& g, std::span<const double> sorted) {
+      g.median_income = sim::median_sorted(sorted);
+      g.gini_income = sim::gini_sorted(sorted);
+    };
+    each_region(income_stats);
+    if (wellbeing_only) return stats;
+    income_stats(stats.all, everyone_sorted);
+    sim::sort_with_groups(money_, start, everyone_sorted, by_region);
+    const auto wealth_stats = [](Group& g, std::span<const double> sorted) {
+      const sim::Concentration held = sim::concentration_sorted(sorted);
+      g.gini_wealth = held.gini;
+      g.top10 = held.top10_share;
+      g.top1 = held.top1_share;
+    };
+    each_region(wealth_stats);
+    wealth_stats(stats.all, everyone_sorted);
     return stats;
   }
 
-  // A group's statistics from its tally, its sorted incomes and wealth (a distribution left
-  // empty gives NaN for its statistics) and its median gig pay rate.
-  Group group_from(const Tally& t, std::span<const double> income, std::span<const double> wealth,
-                   double gig_pay_median) const {
+  // A group's statistics from its tally (those of its distributions are set by group_stats).
+  Group group_from(const Tally& t) const {
     Group g;
     if (t.members == 0) return g;
     const double dm = static_cast<double>(t.members);
@@ -1227,13 +1258,6 @@ class Economy final : public sim::Model {
                                                : static_cast<double>(t.in_coops) /
                                                      static_cast<double>(t.members - t.jobless);
     g.gig_share = static_cast<double>(t.gig) / dm;
-    g.gig_pay_median = gig_pay_median;
-    g.median_income = sim::median_sorted(income);
-    g.gini_income = sim::gini_sorted(income);
-    const sim::Concentration held = sim::concentration_sorted(wealth);
-    g.gini_wealth = held.gini;
-    g.top10 = held.top10_share;
-    g.top1 = held.top1_share;
     g.living_share = static_cast<double>(t.living) / dm;
     g.commons_share = t.gross > 0 ? t.commons / t.gross : 0.0;
     g.mean_propensity = t.propensity / dm;
@@ -2776,9 +2800,6 @@ class Economy final : public sim::Model {
   std::size_t n_, R_, K_;
   sim::Ledger* ledger_;
   std::unique_ptr<Network> network_;  // the commoners' social network (4 x degree bytes each)
-  struct {
-    std::vector<double> income, income_by_region, wealth, wealth_by_region, gig_rates;
-  } group_buffers_;                  // group_stats()'s sorted copies, region-major (40 bytes per commoner)
   GroupStats group_stats_;           // made by measure(), for measure_regions() of the same state
   bool group_stats_fresh_ = false;   // ... until the next step or restore
   RegionAdjacency cities_;            // which cities compare their well-being
@@ -2818,6 +2839,8 @@ class Economy final : public sim::Model {
   std::uint64_t founded_ = 0, dissolved_ = 0;
   Flows last_;
   // Scratch within a step, kept to be reused.
+  // consumption_ (spend), neighbour_mean_ and propensity_next_ (update_propensity) are filled
+  // afresh by their phase each step before they are read, so group_stats() borrows them.
   std::vector<double> consumption_, neighbour_mean_, propensity_next_, block_scratch_, spending_, region_pi_;
   std::vector<float> coop_part_;
   std::vector<std::uint32_t> staff_, pool_, region_pool_, switchers_, region_switchers_, order_, founders_;
