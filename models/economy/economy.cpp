@@ -1489,28 +1489,39 @@ class Economy final : public sim::Model {
     std::vector<std::uint32_t> order(n_);
     std::iota(order.begin(), order.end(), 0u);
     shuffle(order, Stream::InitialJobs, 0, 0);
-    std::size_t publics = 0;
+    // Each commoner joins the co-op of its region with the most places left (the first of
+    // them on a tie), found at the top of a heap per region; failing that, the first platform
+    // with places left (quotas only go down, so that one is found by moving on).
+    const auto fewer_places = [&](std::size_t a, std::size_t b) {
+      return quota[a] < quota[b] || (quota[a] == quota[b] && a > b);
+    };
+    std::vector<std::vector<std::size_t>> coops_by_places(R_);
+    for (std::size_t r = 0; r < R_; ++r) {
+      auto& heap = coops_by_places[r];
+      for (std::size_t j = 0; j < p_.coops_per_region; ++j) heap.push_back(K_ + r * p_.coops_per_region + j);
+      std::make_heap(heap.begin(), heap.end(), fewer_places);
+    }
+    std::size_t publics = 0, platform = 0;
     for (std::uint32_t i : order) {
       if (publics < public_jobs) {
         employer_[i] = public_sector;
         ++publics;
         continue;
       }
-      const std::size_t first = K_ + region_[i] * p_.coops_per_region;
-      std::size_t best = first;
-      for (std::size_t j = first; j < first + p_.coops_per_region; ++j)
-        if (quota[j] > quota[best]) best = j;
-      if (quota[best] > 0) {
+      auto& heap = coops_by_places[region_[i]];
+      if (!heap.empty() && quota[heap.front()] > 0) {
+        const std::size_t best = heap.front();
+        std::pop_heap(heap.begin(), heap.end(), fewer_places);
         employer_[i] = static_cast<std::int32_t>(best);
         --quota[best];
+        std::push_heap(heap.begin(), heap.end(), fewer_places);
         continue;
       }
-      for (std::size_t k = 0; k < K_; ++k)
-        if (quota[k] > 0) {
-          employer_[i] = static_cast<std::int32_t>(k);
-          --quota[k];
-          break;
-        }
+      while (platform < K_ && quota[platform] == 0) ++platform;
+      if (platform < K_) {
+        employer_[i] = static_cast<std::int32_t>(platform);
+        --quota[platform];
+      }
     }
     recount_staff();
 
