@@ -809,7 +809,7 @@ class Economy final : public sim::Model {
   double time_at(std::int64_t step) const override { return static_cast<double>(step) / 12.0; }
 
   double money_in_accounts() const override {
-    double total = sim::sum(n_, [&](std::size_t i) { return money_[i]; });
+    double total = commoners_money_known_ ? commoners_money_ : sim::sum(n_, [&](std::size_t i) { return money_[i]; });
     for (double c : cash_) total += c;
     for (double b : region_balance_) total += b;
     return total + state_ + commons_fund_;
@@ -1027,6 +1027,7 @@ class Economy final : public sim::Model {
 
   void restore(const sim::State& s) override {
     group_stats_fresh_ = false;
+    commoners_money_known_ = false;
     const auto get = [&](const char* name, auto& v) { get_field(s, name, v); };
     commoner_fields(*this, get);
     resize_producers(static_cast<std::size_t>(s.get<std::uint64_t>("producers.count")));
@@ -1775,6 +1776,7 @@ class Economy final : public sim::Model {
 
   void apply_policy(sim::StepContext& c) {
     group_stats_fresh_ = false;
+    commoners_money_known_ = false;
     resolve_packages(c.step);
     hours_now_ = p_.hours(c.step);
     if (R_ > 1 && c.step % p_.policy_learning_every == 0) learn_policies(c);
@@ -2757,10 +2759,17 @@ class Economy final : public sim::Model {
   void update_propensity(sim::StepContext& c) {
     neighbour_norms();
     const double noise_half_width = std::sqrt(3.0) * p_.propensity_noise;
+    // The last phase, which moves no money, also sums the commoners' money for the conservation
+    // check, in sim::sum's blocks and order (the same bits as summing it afresh), sparing it a
+    // pass over every commoner.
+    block_scratch_.assign(sim::block_count(n_), 0.0);
     // One generator per block of commoners (block boundaries depend only on n, never on the
     // threads), drawn in index order: a quarter of the Philox calls of one per commoner.
     sim::for_blocks(n_, [&](std::size_t begin, std::size_t end, std::size_t b) {
       sim::Rng rng{seed_, Stream::PropensityNoise, u(c.step), b};
+      double money = 0.0;
+      for (std::size_t i = begin; i < end; ++i) money += money_[i];
+      block_scratch_[b] = money;
       for (std::size_t i = begin; i < end; ++i) {
         const std::int32_t e = employer_[i];
         const bool member = e >= 0 && is_coop(static_cast<std::size_t>(e));
@@ -2773,8 +2782,11 @@ class Economy final : public sim::Model {
         propensity_next_[i] = std::clamp(x, 0.0, 1.0);
       }
     });
+    commoners_money_ = 0.0;
+    for (const double m : block_scratch_) commoners_money_ += m;
+    commoners_money_known_ = true;
     propensity_.swap(propensity_next_);
-    region_propensity();
+    region_propensity();  // reuses block_scratch_
   }
 
   // The norms each commoner sees: the mean propensity of its neighbours in the social network
@@ -2813,6 +2825,8 @@ class Economy final : public sim::Model {
   std::unique_ptr<Network> network_;  // the commoners' social network (4 x degree bytes each)
   GroupStats group_stats_;           // made by measure(), for measure_regions() of the same state
   bool group_stats_fresh_ = false;   // ... until the next step or restore
+  double commoners_money_ = 0.0;      // the commoners' money summed by update_propensity(), ...
+  bool commoners_money_known_ = false;  // ... valid until the next step or restore
   RegionAdjacency cities_;            // which cities compare their well-being
   ::models::economy::Throughput io_{IoTable::standard()};
   std::array<double, 6> sector_throughput_{};
