@@ -1,12 +1,10 @@
 """Fixtures for the command-line tests: the built binary and a way to run it."""
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-SOURCE_DIR = Path(os.environ.get("SIM_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-BINARY = Path(os.environ.get("COMMONS_SIM", SOURCE_DIR / "build" / "commons-sim")).resolve()
+from cli_support import BINARY, SOURCE_DIR
 
 
 @pytest.fixture(scope="session")
@@ -46,14 +44,3 @@ def scenario(tmp_path):
         return path
 
     return write
-
-
-SMALL = """[sim]
-model = exchange
-steps = 20
-seed = 3
-
-[exchange]
-agents = 1000
-rule = random
-"""

@@ -4,7 +4,7 @@ import pty
 import select
 import subprocess
 
-from conftest import SMALL
+from cli_support import SMALL
 
 
 def test_help_and_version(sim):

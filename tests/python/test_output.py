@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import SMALL
+from cli_support import SMALL
 
 
 def run_small(sim, scenario, out, *extra):

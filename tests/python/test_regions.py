@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import BINARY, SOURCE_DIR
+from cli_support import BINARY, SOURCE_DIR
 
 
 

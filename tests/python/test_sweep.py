@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import SMALL
+from cli_support import SMALL
 
 TINY = SMALL.replace("steps = 20", "steps = 10").replace("agents = 1000", "agents = 200")
 
