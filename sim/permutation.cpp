@@ -27,8 +27,10 @@ unsigned bucket_bits(std::size_t n) {
 
 }  // namespace
 
-void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
-                             std::span<std::uint32_t> out) {
+std::size_t Permuter::bucket_count(std::size_t n) { return std::size_t{1} << bucket_bits(n); }
+
+void Permuter::sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
+                          std::span<std::uint32_t> out) {
   const std::size_t n = out.size();
   const unsigned bits = bucket_bits(n);
   const std::size_t buckets = std::size_t{1} << bits;
@@ -71,12 +73,16 @@ void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint
         for (std::size_t i = begin; i < end; ++i) out[next[bucket_of_[i]]++] = static_cast<std::uint32_t>(i);
       },
       scatter_block);
+}
 
+void Permuter::shuffle_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
+                             std::span<std::uint32_t> out, BucketUse use) {
+  const Keyed key{stream};
   // 4. Fisher-Yates inside each bucket, each with its own counter. One bucket at a time, so a
   // thread that finishes early (or whose core was taken away) leaves less for the other to wait on.
-  const auto bucket_count = static_cast<std::int64_t>(buckets);
+  const auto buckets = static_cast<std::int64_t>(bucket_begin_.size() - 1);
 #pragma omp parallel for schedule(dynamic, 1)
-  for (std::int64_t k = 0; k < bucket_count; ++k) {
+  for (std::int64_t k = 0; k < buckets; ++k) {
     const std::uint32_t first = bucket_begin_[k];
     const std::uint32_t size = bucket_begin_[k + 1] - first;
     Rng rng{seed, key, step, shuffle_counter_base + static_cast<std::uint64_t>(k)};
@@ -88,6 +94,7 @@ void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint
       const std::uint32_t j = rng.below32(i);
       std::swap(items[i - 1], items[j]);
     }
+    if (use.call) use.call(use.f, static_cast<std::size_t>(k), first, first + size);
   }
 }
 
