@@ -66,6 +66,7 @@ class Permuter {
                      BucketUse use);
 
   std::vector<std::uint16_t> bucket_of_;
+  std::vector<std::uint8_t> small_bucket_of_;  // up to 256 buckets
   std::vector<std::uint32_t> offsets_;  // [block][bucket]
   std::vector<std::uint32_t> bucket_begin_;
 };
