@@ -25,58 +25,86 @@ unsigned bucket_bits(std::size_t n) {
   return static_cast<unsigned>(std::countr_zero(buckets));
 }
 
+// Buckets of elements [begin, end) (begin a multiple of 16), counted into count[bucket]. One
+// 64-bit draw gives four 16-bit fields; a bucket is the top `bits` bits of a field (B is a power
+// of two, so this is exactly uniform).
+template <class Key, class Bucket>
+void draw_buckets(std::uint64_t seed, Key key, std::uint64_t step, unsigned bits, std::size_t begin,
+                  std::size_t end, Bucket* bucket_of, std::uint32_t* count) {
+  auto draw = [&](std::uint64_t word, std::size_t i) {
+    const auto bucket = static_cast<Bucket>(static_cast<std::uint16_t>(word) >> (16 - bits));
+    bucket_of[i] = bucket;
+    ++count[bucket];
+  };
+  std::size_t group = begin;
+  for (; group + 16 <= end; group += 16) {  // whole groups: straight-line code
+    Rng rng{seed, key, step, group / 16};
+    for (std::size_t w = 0; w < 4; ++w) {
+      const std::uint64_t word = rng.bits();
+      for (std::size_t f = 0; f < 4; ++f) draw(word >> (16 * f), group + 4 * w + f);
+    }
+  }
+  if (group < end) {
+    Rng rng{seed, key, step, group / 16};
+    std::uint64_t word = 0;
+    for (std::size_t i = group; i < end; ++i) {
+      if ((i - group) % 4 == 0) word = rng.bits();
+      draw(word, i);
+      word >>= 16;
+    }
+  }
+}
+
 }  // namespace
 
-void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
-                             std::span<std::uint32_t> out) {
+std::size_t Permuter::bucket_count(std::size_t n) { return std::size_t{1} << bucket_bits(n); }
+
+void Permuter::sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
+                          std::span<std::uint32_t> out) {
   const std::size_t n = out.size();
   const unsigned bits = bucket_bits(n);
   const std::size_t buckets = std::size_t{1} << bits;
   const std::size_t blocks = block_count(n, scatter_block);
   const Keyed key{stream};
 
-  // 1. Each element draws its bucket; each block counts its elements per bucket.
-  bucket_of_.resize(n);
-  offsets_.assign(blocks * buckets, 0);
-  for_blocks(
-      n,
-      [&](std::size_t begin, std::size_t end, std::size_t block) {
-        std::uint32_t* count = &offsets_[block * buckets];
-        // One 64-bit draw gives four 16-bit fields; a bucket is the top `bits` bits of a field
-        // (B is a power of two, so this is exactly uniform).
-        for (std::size_t group = begin; group < end; group += 16) {
-          Rng rng{seed, key, step, group / 16};
-          const std::size_t group_end = std::min(end, group + 16);
-          std::uint64_t word = 0;
-          for (std::size_t i = group; i < group_end; ++i) {
-            if ((i - group) % 4 == 0) word = rng.bits();
-            const auto field = static_cast<std::uint16_t>(word);
-            word >>= 16;
-            const auto bucket = static_cast<std::uint16_t>(field >> (16 - bits));
-            bucket_of_[i] = bucket;
-            ++count[bucket];
-          }
-        }
-      },
-      scatter_block);
+  // Bucket ids in bytes where they fit: less memory to write and read back.
+  auto draw_and_scatter = [&](auto& bucket_of) {
+    // 1. Each element draws its bucket; each block counts its elements per bucket.
+    bucket_of.resize(n);
+    offsets_.assign(blocks * buckets, 0);
+    for_blocks(
+        n,
+        [&](std::size_t begin, std::size_t end, std::size_t block) {
+          draw_buckets(seed, key, step, bits, begin, end, bucket_of.data(), &offsets_[block * buckets]);
+        },
+        scatter_block);
 
-  // 2. Where each block writes in each bucket.
-  counts_to_offsets(std::span<std::uint32_t>(offsets_), blocks, buckets, bucket_begin_);
+    // 2. Where each block writes in each bucket.
+    counts_to_offsets(std::span<std::uint32_t>(offsets_), blocks, buckets, bucket_begin_);
 
-  // 3. Scatter, keeping index order inside each bucket.
-  for_blocks(
-      n,
-      [&](std::size_t begin, std::size_t end, std::size_t block) {
-        std::uint32_t* next = &offsets_[block * buckets];
-        for (std::size_t i = begin; i < end; ++i) out[next[bucket_of_[i]]++] = static_cast<std::uint32_t>(i);
-      },
-      scatter_block);
+    // 3. Scatter, keeping index order inside each bucket.
+    for_blocks(
+        n,
+        [&](std::size_t begin, std::size_t end, std::size_t block) {
+          std::uint32_t* next = &offsets_[block * buckets];
+          for (std::size_t i = begin; i < end; ++i) out[next[bucket_of[i]]++] = static_cast<std::uint32_t>(i);
+        },
+        scatter_block);
+  };
+  if (buckets <= 256)
+    draw_and_scatter(small_bucket_of_);
+  else
+    draw_and_scatter(bucket_of_);
+}
 
+void Permuter::shuffle_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
+                             std::span<std::uint32_t> out, BucketUse use) {
+  const Keyed key{stream};
   // 4. Fisher-Yates inside each bucket, each with its own counter. One bucket at a time, so a
   // thread that finishes early (or whose core was taken away) leaves less for the other to wait on.
-  const auto bucket_count = static_cast<std::int64_t>(buckets);
+  const auto buckets = static_cast<std::int64_t>(bucket_begin_.size() - 1);
 #pragma omp parallel for schedule(dynamic, 1)
-  for (std::int64_t k = 0; k < bucket_count; ++k) {
+  for (std::int64_t k = 0; k < buckets; ++k) {
     const std::uint32_t first = bucket_begin_[k];
     const std::uint32_t size = bucket_begin_[k + 1] - first;
     Rng rng{seed, key, step, shuffle_counter_base + static_cast<std::uint64_t>(k)};
@@ -88,6 +116,7 @@ void Permuter::permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint
       const std::uint32_t j = rng.below32(i);
       std::swap(items[i - 1], items[j]);
     }
+    if (use.call) use.call(use.f, static_cast<std::size_t>(k), first, first + size);
   }
 }
 

@@ -7,8 +7,10 @@
 // B^-n * prod(1/s_k!), and summing over all bucket sizes gives 1/n! (the multinomial theorem):
 // the result is uniform (Sanders 1998, "Random permutations on distributed, external and
 // hierarchical memory").
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "sim/rng.hpp"
@@ -22,15 +24,49 @@ class Permuter {
   // i..i+15 and (step, 2^63 + bucket) for the shuffles.
   template <class Stream>
   void permute(std::uint64_t seed, Stream stream, std::uint64_t step, std::span<std::uint32_t> out) {
-    permute_keyed(seed, static_cast<std::uint64_t>(stream), step, out);
+    sort_keyed(seed, static_cast<std::uint64_t>(stream), step, out);
+    shuffle_keyed(seed, static_cast<std::uint64_t>(stream), step, out, {});
   }
+
+  // permute() in two halves, for a caller that uses each bucket of the result while the shuffle
+  // has left it in cache. sort_into_buckets() draws every element's bucket and sorts them into
+  // their buckets; shuffle_buckets(), with the same arguments, shuffles each bucket and calls
+  // use(bucket, first, end) right after, on the thread that shuffled out[first, end). Buckets
+  // are shuffled in parallel and in any order, so `use` may write only what belongs to its
+  // bucket, and must not throw. Together they give permute()'s result.
+  template <class Stream>
+  void sort_into_buckets(std::uint64_t seed, Stream stream, std::uint64_t step, std::span<std::uint32_t> out) {
+    sort_keyed(seed, static_cast<std::uint64_t>(stream), step, out);
+  }
+  template <class Stream, class Use>
+  void shuffle_buckets(std::uint64_t seed, Stream stream, std::uint64_t step, std::span<std::uint32_t> out,
+                       Use&& use) {
+    using F = std::remove_reference_t<Use>;
+    shuffle_keyed(seed, static_cast<std::uint64_t>(stream), step, out,
+                  {[](void* f, std::size_t bucket, std::uint32_t first, std::uint32_t end) {
+                     (*static_cast<F*>(f))(bucket, first, end);
+                   },
+                   const_cast<void*>(static_cast<const void*>(&use))});
+  }
+
+  // The number of buckets for n elements: it depends on n only.
+  static std::size_t bucket_count(std::size_t n);
+  // Where each bucket starts in `out` after sort_into_buckets() (bucket_count(n) + 1 entries,
+  // the last n).
+  std::span<const std::uint32_t> bucket_begin() const { return bucket_begin_; }
 
  private:
   enum class Keyed : std::uint64_t {};
-  void permute_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
-                     std::span<std::uint32_t> out);
+  struct BucketUse {
+    void (*call)(void* f, std::size_t bucket, std::uint32_t first, std::uint32_t end) = nullptr;
+    void* f = nullptr;
+  };
+  void sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step, std::span<std::uint32_t> out);
+  void shuffle_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step, std::span<std::uint32_t> out,
+                     BucketUse use);
 
   std::vector<std::uint16_t> bucket_of_;
+  std::vector<std::uint8_t> small_bucket_of_;  // up to 256 buckets
   std::vector<std::uint32_t> offsets_;  // [block][bucket]
   std::vector<std::uint32_t> bucket_begin_;
 };

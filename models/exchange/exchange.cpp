@@ -161,10 +161,9 @@ class Exchange final : public sim::Model {
         }
       });
     }
-    const std::size_t blocks = sim::block_count(pairs());
-    exchange_tallies_.assign(blocks, {exchange_flow_, households_, households_});
-    clipped_.assign(blocks, 0);
-    money_partials_.assign(blocks, 0.0);
+    // Per bucket of the permutation and one for the pairs across buckets, or per block of pairs.
+    pair_partials_.assign(fused_ ? sim::Permuter::bucket_count(p_.agents) + 1 : sim::block_count(pairs()),
+                          PairPartial{{exchange_flow_, households_, households_}});
     pool_partials_.assign(sim::block_count(p_.agents), 0.0);
     redistribution_money_.assign(sim::block_count(p_.agents), 0.0);
     redistribution_tallies_.assign(sim::block_count(p_.agents),
@@ -174,7 +173,8 @@ class Exchange final : public sim::Model {
 
   std::vector<sim::Phase> phases() override {
     return {
-        {"match_pairs", "pair every agent with another by a random permutation",
+        {"match_pairs", "pair every agent with another by a random permutation (with many agents, its "
+                        "buckets are shuffled in the exchange phase)",
          [this](sim::StepContext& c) { match_pairs(c); }},
         {"exchange", "each pair exchanges once by the rule", [this](sim::StepContext& c) { exchange(c); }},
         {"redistribute", "every agent moves toward the mean: w += chi dt (W - w)",
@@ -228,43 +228,91 @@ class Exchange final : public sim::Model {
  private:
   std::size_t pairs() const { return p_.agents / 2; }
 
+  // With many buckets, the permutation's shuffles wait for the exchange phase, which uses each
+  // bucket while it is still in cache (for_pairs). With few, the shuffles would be handed out
+  // too coarsely for the exchanges to share the threads well: the permutation is done here and
+  // the exchanges go by blocks of pairs. Either way the wealth comes out the same.
+  static constexpr std::size_t fused_min_buckets = 16;
+
   void match_pairs(const sim::StepContext& c) {
     money_known_ = false;
-    permuter_.permute(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step), perm_);
+    if (fused_)
+      permuter_.sort_into_buckets(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step), perm_);
+    else
+      permuter_.permute(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step), perm_);
   }
 
-  // Pairs are visited in groups of four that share one Philox block of draws; blocks of pairs
-  // are a multiple of four, so a group never straddles two threads.
+  // What the exchanges of some pairs moved, clipped, and left in their accounts.
+  struct PairPartial {
+    sim::TransferTally tally;
+    std::uint64_t clipped = 0;
+    double money = 0.0;
+  };
+
+  // Pairs [begin, end), in groups of four that share one Philox block of draws, pair k taking
+  // word k % 4 of group k / 4 wherever the range starts.
   template <class Exchange>
-  void for_pairs(const sim::StepContext& c, Exchange&& exchange_pair) {
-    sim::for_blocks(pairs(), [&](std::size_t begin, std::size_t end, std::size_t block) {
-      sim::TransferTally tally{exchange_flow_, households_, households_};
-      std::uint64_t clipped = 0;
-      double money = 0.0;
-      for (std::size_t group = begin; group < end; group += 4) {
-        sim::Rng rng{seed_, Stream::Exchange, static_cast<std::uint64_t>(c.step), group / 4};
-        const std::size_t group_end = std::min(end, group + 4);
-        for (std::size_t k = group; k < group_end; ++k) {
-          if (k + 32 < end) {
-            __builtin_prefetch(&wealth_[perm_[2 * (k + 32)]], 1);
-            __builtin_prefetch(&wealth_[perm_[2 * (k + 32) + 1]], 1);
-          }
-          double& wi = wealth_[perm_[2 * k]];
-          double& wj = wealth_[perm_[2 * k + 1]];
-          clipped += exchange_pair(wi, wj, perm_[2 * k], perm_[2 * k + 1], rng, tally);
-          money += wi + wj;
+  void exchange_pairs(std::uint64_t step, std::size_t begin, std::size_t end, Exchange& exchange_pair,
+                      PairPartial& partial) {
+    sim::TransferTally tally = partial.tally;
+    std::uint64_t clipped = partial.clipped;
+    double money = partial.money;
+    for (std::size_t k = begin; k < end;) {
+      sim::Rng rng{seed_, Stream::Exchange, step, k / 4};
+      for (std::size_t skip = k % 4; skip > 0; --skip) rng.bits();
+      const std::size_t group_end = std::min(end, (k / 4 + 1) * 4);
+      for (; k < group_end; ++k) {
+        if (k + 32 < end) {
+          __builtin_prefetch(&wealth_[perm_[2 * (k + 32)]], 1);
+          __builtin_prefetch(&wealth_[perm_[2 * (k + 32) + 1]], 1);
         }
+        double& wi = wealth_[perm_[2 * k]];
+        double& wj = wealth_[perm_[2 * k + 1]];
+        clipped += exchange_pair(wi, wj, perm_[2 * k], perm_[2 * k + 1], rng, tally);
+        money += wi + wj;
       }
-      exchange_tallies_[block] = tally;
-      clipped_[block] = clipped;
-      money_partials_[block] = money;
-    });
-    // The money after the exchanges, in block order; with an odd number of agents, the last
-    // one in the permutation sat this step out.
+    }
+    partial = {tally, clipped, money};
+  }
+
+  // Every pair exchanges once; the partials are combined in a fixed order, so the run is the
+  // same on any thread count.
+  template <class Exchange>
+  void for_pairs(sim::StepContext& c, Exchange&& exchange_pair) {
+    const auto step = static_cast<std::uint64_t>(c.step);
+    for (PairPartial& partial : pair_partials_) partial = PairPartial{{exchange_flow_, households_, households_}};
+    if (fused_) {
+      // Each bucket's pairs right after its shuffle, while it is in cache: pair k is at positions
+      // 2k and 2k + 1, so the bucket out[first, end) holds pairs (first + 1) / 2 .. end / 2 - 1.
+      permuter_.shuffle_buckets(c.seed, Stream::Matching, step, perm_,
+                                [&](std::size_t bucket, std::uint32_t first, std::uint32_t end) {
+                                  exchange_pairs(step, (first + 1) / 2, end / 2, exchange_pair,
+                                                 pair_partials_[bucket]);
+                                });
+      // Then the pairs that straddle a bucket boundary (one at each odd boundary), in order.
+      const auto begin = permuter_.bucket_begin();
+      for (std::size_t b = 1; b + 1 < begin.size(); ++b) {
+        const std::size_t at = begin[b];
+        if (at % 2 == 1 && at != begin[b - 1] && at < wealth_.size())
+          exchange_pairs(step, at / 2, at / 2 + 1, exchange_pair, pair_partials_.back());
+      }
+    } else {
+      // Blocks of pairs are a multiple of four, so a group of four never straddles two threads.
+      sim::for_blocks(pairs(), [&](std::size_t begin, std::size_t end, std::size_t block) {
+        exchange_pairs(step, begin, end, exchange_pair, pair_partials_[block]);
+      });
+    }
+    // The money after the exchanges; with an odd number of agents, the last one in the
+    // permutation sat this step out.
     money_ = pool_;
-    for (double m : money_partials_) money_ += m;
+    for (const PairPartial& partial : pair_partials_) {
+      partial.tally.add_to(c.ledger->flows());
+      clipped_since_measure_ += partial.clipped;
+      money_ += partial.money;
+    }
     if (wealth_.size() % 2 == 1) money_ += wealth_[perm_.back()];
     money_known_ = true;
+    exchanges_since_measure_ += pairs();
   }
 
   void exchange(sim::StepContext& c) {
@@ -309,11 +357,6 @@ class Exchange final : public sim::Model {
         break;
       }
     }
-    for (std::size_t b = 0; b < exchange_tallies_.size(); ++b) {
-      exchange_tallies_[b].add_to(c.ledger->flows());
-      clipped_since_measure_ += clipped_[b];
-    }
-    exchanges_since_measure_ += pairs();
   }
 
   // The redistribution is a transfer between each agent and a common pool that pays out what
@@ -347,19 +390,18 @@ class Exchange final : public sim::Model {
   std::vector<double> wealth_;
   std::vector<double> base_saving_;  // lambda_i at step 0, when drawn per agent
   std::vector<std::uint32_t> perm_;
+  bool fused_ = sim::Permuter::bucket_count(p_.agents) >= fused_min_buckets;  // see match_pairs
   sim::Permuter permuter_;
   double pool_ = 0.0;  // the redistribution pool's balance
   sim::SectorId households_;
   sim::FlowId exchange_flow_;
   sim::FlowId redistribution_flow_;
-  std::vector<sim::TransferTally> exchange_tallies_;  // per block of pairs
+  std::vector<PairPartial> pair_partials_;  // see the constructor
   std::vector<double> pool_partials_;     // per block of agents
   std::vector<sim::TransferTally> redistribution_tallies_;  // per block of agents
-  std::vector<std::uint64_t> clipped_;    // per block of pairs
-  // The money in all accounts as the step's last pass over the agents summed it: per block
-  // (of pairs after exchanging, of agents after redistributing), then in all, valid from the
-  // end of that pass until the wealth next changes.
-  std::vector<double> money_partials_;
+  // The money in all accounts as the step's last pass over the agents summed it: per part (of
+  // pairs after exchanging, in pair_partials_; per block of agents after redistributing), then in
+  // all, valid from the end of that pass until the wealth next changes.
   std::vector<double> redistribution_money_;
   double money_ = 0.0;
   bool money_known_ = false;

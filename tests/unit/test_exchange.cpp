@@ -3,10 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "models/all_models.hpp"
+#include "sim/permutation.hpp"
+#include "sim/rng.hpp"
 #include "sim/scenario.hpp"
 #include "sim/simulation.hpp"
 
@@ -46,7 +49,9 @@ TEST_CASE("every rule conserves money step by step", "[exchange]") {
 TEST_CASE("the money a step sums as it goes is what the accounts hold", "[exchange]") {
   // The conservation check reads the sum the step's last pass made; it must count every agent
   // once, with and without redistribution, with and without an agent left out.
-  for (const char* agents : {"exchange.agents=1000", "exchange.agents=1001"})
+  // (294913 and 294914 agents: the exchanges run inside the permutation's shuffles, by bucket.)
+  for (const char* agents : {"exchange.agents=1000", "exchange.agents=1001", "exchange.agents=294913",
+                             "exchange.agents=294914"})
     for (const char* chi : {"exchange.chi=0", "exchange.chi=0.5"}) {
       INFO(agents << ", " << chi);
       sim::Simulation simulation(exchange_scenario({agents, chi, "exchange.rule=yard_sale"}));
@@ -56,11 +61,45 @@ TEST_CASE("the money a step sums as it goes is what the accounts hold", "[exchan
         simulation.model().save(state);
         std::vector<double> wealth(state.entries().at("agents.wealth").count);
         state.get("agents.wealth", wealth);
-        double fresh = state.get<double>("pool.wealth");
+        // (in long double: a plain running sum of 3e5 values can be off by more than 1e-13)
+        long double fresh = state.get<double>("pool.wealth");
         for (double w : wealth) fresh += w;
-        CHECK(simulation.model().money_in_accounts() == Approx(fresh).epsilon(1e-13));
+        CHECK(simulation.model().money_in_accounts() == Approx(static_cast<double>(fresh)).epsilon(1e-13));
       }
     }
+}
+
+TEST_CASE("with many agents, the exchanges inside the shuffles give each pair its own draw", "[exchange]") {
+  // From 16 buckets of the permutation on (294912 agents), each bucket's pairs exchange right
+  // after its shuffle and the pairs across bucket boundaries afterwards. One step of the random
+  // rule, worked by hand from the whole permutation: pair k is (pi(2k), pi(2k+1)) and takes word
+  // k % 4 of the draws (step, k / 4), as with fewer agents.
+  enum class Stream : std::uint64_t { Matching = 100, Exchange = 101 };
+  for (std::size_t agents : {std::size_t{294913}, std::size_t{294914}}) {
+    INFO(agents << " agents");
+    REQUIRE(sim::Permuter::bucket_count(agents) == 16);
+    sim::Simulation simulation(exchange_scenario({"exchange.agents=" + std::to_string(agents), "sim.seed=7"}));
+    simulation.step();
+    sim::State state;
+    simulation.model().save(state);
+    std::vector<double> wealth(agents);
+    state.get("agents.wealth", wealth);
+
+    std::vector<std::uint32_t> perm(agents);
+    sim::Permuter().permute(7, Stream::Matching, 1, perm);
+    std::vector<double> expected(agents, 1.0);
+    for (std::size_t k = 0; k < agents / 2; ++k) {
+      sim::Rng rng{7, Stream::Exchange, 1, k / 4};
+      for (std::size_t w = 0; w < k % 4; ++w) rng.bits();
+      double& wi = expected[perm[2 * k]];
+      double& wj = expected[perm[2 * k + 1]];
+      const double share_i = rng.u01() * (wi + wj);
+      const double amount = wi - share_i;
+      wi -= amount;
+      wj += amount;
+    }
+    CHECK(wealth == expected);
+  }
 }
 
 TEST_CASE("the state starts equal and spreads", "[exchange]") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "sim/parallel.hpp"
@@ -35,6 +36,39 @@ TEST_CASE("a permutation is the same on 1, 2 and 4 threads", "[parallel][determi
   CHECK(permutation(300001, 5, 2) == one);
   CHECK(permutation(300001, 5, 4) == one);
   CHECK(permutation(300001, 6, 2) != one);
+}
+
+TEST_CASE("a permutation in two halves is permute()'s, with each bucket handed over once", "[parallel][determinism]") {
+  // 300001 elements: 16 buckets (whose sizes are odd and even, so pairs straddle boundaries).
+  constexpr std::size_t n = 300001;
+  for (int threads : {1, 2, 4}) {
+    INFO(threads << " threads");
+    sim::set_threads(threads);
+    std::vector<std::uint32_t> out(n);
+    sim::Permuter permuter;
+    permuter.sort_into_buckets(3, TestStream::Perm, 5, out);
+    const auto begin = permuter.bucket_begin();
+    REQUIRE(begin.size() == sim::Permuter::bucket_count(n) + 1);
+    CHECK(begin.size() == 17);
+    CHECK(begin.front() == 0);
+    CHECK(begin.back() == n);
+    // Written per bucket from the worker threads (Catch's checks come afterwards: they are not
+    // thread-safe); a bucket handed over twice would show as a count of 2.
+    std::vector<int> handed(sim::Permuter::bucket_count(n), 0);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> range(handed.size());
+    std::vector<std::vector<std::uint32_t>> seen(handed.size());
+    permuter.shuffle_buckets(3, TestStream::Perm, 5, out, [&](std::size_t bucket, std::uint32_t first, std::uint32_t end) {
+      ++handed[bucket];
+      range[bucket] = {first, end};
+      seen[bucket].assign(out.begin() + first, out.begin() + end);  // already shuffled
+    });
+    CHECK(out == permutation(n, 5, 1));
+    for (std::size_t k = 0; k < handed.size(); ++k) {
+      CHECK(handed[k] == 1);
+      CHECK(range[k] == std::make_pair(begin[k], begin[k + 1]));
+      CHECK(std::equal(seen[k].begin(), seen[k].end(), out.begin() + begin[k]));
+    }
+  }
 }
 
 TEST_CASE("a permutation is uniform: each element lands in each position equally often", "[parallel]") {
