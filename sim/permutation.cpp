@@ -75,7 +75,8 @@ void Permuter::sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_
     for_blocks(
         n,
         [&](std::size_t begin, std::size_t end, std::size_t block) {
-          draw_buckets(seed, key, step, bits, begin, end, bucket_of.data(), &offsets_[block * buckets]);
+          draw_buckets(seed, key, step, bits, begin, end, bucket_of.data(),
+                       &offsets_[block * buckets]);
         },
         scatter_block);
 
@@ -87,7 +88,8 @@ void Permuter::sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_
         n,
         [&](std::size_t begin, std::size_t end, std::size_t block) {
           std::uint32_t* next = &offsets_[block * buckets];
-          for (std::size_t i = begin; i < end; ++i) out[next[bucket_of[i]]++] = static_cast<std::uint32_t>(i);
+          for (std::size_t i = begin; i < end; ++i)
+            out[next[bucket_of[i]]++] = static_cast<std::uint32_t>(i);
         },
         scatter_block);
   };

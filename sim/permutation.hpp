@@ -35,12 +35,13 @@ class Permuter {
   // are shuffled in parallel and in any order, so `use` may write only what belongs to its
   // bucket, and must not throw. Together they give permute()'s result.
   template <class Stream>
-  void sort_into_buckets(std::uint64_t seed, Stream stream, std::uint64_t step, std::span<std::uint32_t> out) {
+  void sort_into_buckets(std::uint64_t seed, Stream stream, std::uint64_t step,
+                         std::span<std::uint32_t> out) {
     sort_keyed(seed, static_cast<std::uint64_t>(stream), step, out);
   }
   template <class Stream, class Use>
-  void shuffle_buckets(std::uint64_t seed, Stream stream, std::uint64_t step, std::span<std::uint32_t> out,
-                       Use&& use) {
+  void shuffle_buckets(std::uint64_t seed, Stream stream, std::uint64_t step,
+                       std::span<std::uint32_t> out, Use&& use) {
     using F = std::remove_reference_t<Use>;
     shuffle_keyed(seed, static_cast<std::uint64_t>(stream), step, out,
                   {[](void* f, std::size_t bucket, std::uint32_t first, std::uint32_t end) {
@@ -61,9 +62,10 @@ class Permuter {
     void (*call)(void* f, std::size_t bucket, std::uint32_t first, std::uint32_t end) = nullptr;
     void* f = nullptr;
   };
-  void sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step, std::span<std::uint32_t> out);
-  void shuffle_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step, std::span<std::uint32_t> out,
-                     BucketUse use);
+  void sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
+                  std::span<std::uint32_t> out);
+  void shuffle_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
+                     std::span<std::uint32_t> out, BucketUse use);
 
   std::vector<std::uint16_t> bucket_of_;
   std::vector<std::uint8_t> small_bucket_of_;  // up to 256 buckets

@@ -121,7 +121,9 @@ constexpr std::size_t radix_block = 1 << 16;   // elements per block (fixed: res
 constexpr std::size_t radix_min = 1 << 12;  // below this, std::sort is as fast
 // The highest varying bits sorted by digits: enough that keys rarely agree on all of them (n
 // keys spread over 2^bits slots), few enough to save digit passes.
-constexpr unsigned prefix_bits(std::size_t n) { return n <= radix_block ? 2 * digit_bits : 3 * digit_bits; }
+constexpr unsigned prefix_bits(std::size_t n) {
+  return n <= radix_block ? 2 * digit_bits : 3 * digit_bits;
+}
 
 // Keys sorted by their bits from `low` up, put in full order: each run of keys that agree on
 // those bits and are out of order is sorted (with a payload, each key's payload moves with it
@@ -145,12 +147,15 @@ void fix_ties(std::span<std::uint64_t> keys, std::uint16_t* payload, unsigned lo
   for_blocks(
       n,
       [&](std::size_t, std::size_t, std::size_t b) {
-        const auto at = [&](std::size_t i) { return keys.begin() + static_cast<std::ptrdiff_t>(i); };
+        const auto at = [&](std::size_t i) {
+          return keys.begin() + static_cast<std::ptrdiff_t>(i);
+        };
         std::vector<std::pair<std::uint64_t, std::uint16_t>> pairs;
         std::size_t next = from[b];
         const std::size_t limit = from[b + 1];  // never reads the next block's keys
         while (next < limit) {
-          const auto descent = static_cast<std::size_t>(std::is_sorted_until(at(next), at(limit)) - keys.begin());
+          const auto descent =
+              static_cast<std::size_t>(std::is_sorted_until(at(next), at(limit)) - keys.begin());
           if (descent == limit) break;
           // keys[descent] < keys[descent - 1]: they agree on the sorted bits; sort their run.
           std::size_t first = descent - 1, last = descent + 1;
@@ -162,7 +167,8 @@ void fix_ties(std::span<std::uint64_t> keys, std::uint16_t* payload, unsigned lo
             pairs.clear();
             for (std::size_t i = first; i < last; ++i) pairs.emplace_back(keys[i], payload[i]);
             std::sort(pairs.begin(), pairs.end());
-            for (std::size_t i = first; i < last; ++i) std::tie(keys[i], payload[i]) = pairs[i - first];
+            for (std::size_t i = first; i < last; ++i)
+              std::tie(keys[i], payload[i]) = pairs[i - first];
           }
           next = last;
         }
@@ -191,10 +197,10 @@ struct SortedKeys {
 
 // Sorts keys[0, n), whose bits outside `varies` are all the same, with the payload alongside
 // when there is one; `spare` (and `spare_payload`) hold n too, `counts` block_count(n,
-// radix_block) * digit_values. Only the highest prefix_bits(n) of the bits that vary are sorted by
-// digits (two or three passes, not six); keys that agree on all of those (values within about 2^-21 of
-// each other, rare but possible) are put in order afterwards by fix_ties. Returns where the
-// sorted keys (and payload) are: in `keys` or in `spare`.
+// radix_block) * digit_values. Only the highest prefix_bits(n) of the bits that vary are sorted
+// by digits (two or three passes, not six); keys that agree on all of those (close values: few,
+// at these sizes) are put in order afterwards by fix_ties. Returns where the sorted keys (and
+// payload) are: in `keys` or in `spare`.
 SortedKeys radix_sort_keys(std::uint64_t* keys, std::uint16_t* payload, std::uint64_t* spare,
                            std::uint16_t* spare_payload, std::size_t n, std::uint64_t varies,
                            std::uint32_t* counts, std::vector<std::uint32_t>& digit_begin) {
@@ -259,8 +265,8 @@ void radix_sort(std::span<double> values) {
       radix_block);
   KeyBits total;
   for (const auto& b : bits) total.add(b);
-  const SortedKeys sorted = radix_sort_keys(keys, nullptr, spare_buffer.data(), nullptr, n, total.varying(),
-                                            counts_buffer.data(), digit_begin);
+  const SortedKeys sorted = radix_sort_keys(keys, nullptr, spare_buffer.data(), nullptr, n,
+                                            total.varying(), counts_buffer.data(), digit_begin);
   for_blocks(
       n,
       [&](std::size_t begin, std::size_t end, std::size_t) {
@@ -292,7 +298,9 @@ double median_of_runs(std::span<const std::span<const double>> runs) {
       std::size_t count = 0;
       for (const auto& run : runs)
         count += static_cast<std::size_t>(
-            std::partition_point(run.begin(), run.end(), [&](double x) { return key_of(x) < candidate; }) - run.begin());
+            std::partition_point(run.begin(), run.end(),
+                                 [&](double x) { return key_of(x) < candidate; }) -
+            run.begin());
       if (count <= k) below = candidate;  // fewer than k + 1 values lie below `candidate`
     }
     return value_of(below);
@@ -329,10 +337,12 @@ void merge_pairs(std::span<double> values, std::span<const std::size_t> bounds, 
 }
 
 // Small inputs: each group gathered and sorted, then the groups merged for everyone.
-void sort_groups_then_merge(std::span<const double> values, std::span<const std::size_t> group_start,
-                            std::span<double> everyone, std::span<double> by_group) {
+void sort_groups_then_merge(std::span<const double> values,
+                            std::span<const std::size_t> group_start, std::span<double> everyone,
+                            std::span<double> by_group) {
   const std::size_t groups = group_start.size() - 1;
-  for (std::size_t i = 0; i < values.size(); ++i) by_group[group_start[i % groups] + i / groups] = values[i];
+  for (std::size_t i = 0; i < values.size(); ++i)
+    by_group[group_start[i % groups] + i / groups] = values[i];
   const auto group_count = static_cast<std::int64_t>(groups);
 #pragma omp parallel for schedule(dynamic) if (values.size() >= radix_min)
   for (std::int64_t g = 0; g < group_count; ++g)
@@ -364,8 +374,8 @@ void sort_piece(std::uint64_t* keys, std::uint16_t* group, std::size_t n, double
   counts.resize(block_count(n, radix_block) * digit_values);
   KeyBits bits;
   for (std::size_t i = 0; i < n; ++i) bits.add(keys[i]);
-  const SortedKeys sorted =
-      radix_sort_keys(keys, group, spare.data(), spare_group.data(), n, bits.varying(), counts.data(), digit_begin);
+  const SortedKeys sorted = radix_sort_keys(keys, group, spare.data(), spare_group.data(), n,
+                                            bits.varying(), counts.data(), digit_begin);
   for (std::size_t i = 0; i < n; ++i) out[i] = value_of(sorted.keys[i]);
   if (sorted.payload != group) std::copy(sorted.payload, sorted.payload + n, group);
 }
@@ -375,16 +385,18 @@ void sort_piece(std::uint64_t* keys, std::uint16_t* group, std::size_t n, double
 void sort_with_groups(std::span<const double> values, std::span<const std::size_t> group_start,
                       std::span<double> everyone, std::span<double> by_group) {
   const std::size_t n = values.size();
-  if (group_start.size() < 2 || group_start.front() != 0 || group_start.back() != n || everyone.size() != n ||
-      by_group.size() != n)
-    throw std::invalid_argument("sort_with_groups: group_start must run from 0 to the number of values, and the "
-                                "outputs must hold them all");
+  if (group_start.size() < 2 || group_start.front() != 0 || group_start.back() != n ||
+      everyone.size() != n || by_group.size() != n)
+    throw std::invalid_argument(
+        "sort_with_groups: group_start must run from 0 to the number of values, and the "
+        "outputs must hold them all");
   const std::size_t groups = group_start.size() - 1;
   for (std::size_t g = 0; g < groups; ++g)
     if (group_start[g + 1] - group_start[g] != (n + groups - 1 - g) / groups)
       throw std::invalid_argument("sort_with_groups: group " + std::to_string(g) +
                                   " does not hold every groups-th value");
-  if (n < grouped_radix_min || groups > std::size_t{1} << 16 || n > std::numeric_limits<std::uint32_t>::max()) {
+  if (n < grouped_radix_min || groups > std::size_t{1} << 16 ||
+      n > std::numeric_limits<std::uint32_t>::max()) {
     sort_groups_then_merge(values, group_start, everyone, by_group);
     return;
   }
@@ -428,10 +440,12 @@ void sort_with_groups(std::span<const double> values, std::span<const std::size_
         for (std::size_t i = begin; i < end; ++i) ++c[(key_of(values[i]) >> shift) & mask];
       },
       radix_block);
-  counts_to_offsets(std::span<std::uint32_t>(counts, blocks * digit_values), blocks, digit_values, bucket_begin);
+  counts_to_offsets(std::span<std::uint32_t>(counts, blocks * digit_values), blocks, digit_values,
+                    bucket_begin);
   std::vector<std::size_t> piece_begin{0};
   for (std::size_t d = 1; d < digit_values; ++d)
-    if (bucket_begin[d + 1] - piece_begin.back() > piece_size && bucket_begin[d] > piece_begin.back())
+    if (bucket_begin[d + 1] - piece_begin.back() > piece_size &&
+        bucket_begin[d] > piece_begin.back())
       piece_begin.push_back(bucket_begin[d]);
   piece_begin.push_back(n);
 
@@ -470,7 +484,8 @@ void sort_with_groups(std::span<const double> values, std::span<const std::size_
         for (std::size_t i = begin; i < end; ++i) ++c[group[i]];
       },
       radix_block);
-  counts_to_offsets(std::span<std::uint32_t>(group_counts, blocks * groups), blocks, groups, group_begin);
+  counts_to_offsets(std::span<std::uint32_t>(group_counts, blocks * groups), blocks, groups,
+                    group_begin);
   for_blocks(
       n,
       [&](std::size_t begin, std::size_t end, std::size_t b) {

@@ -809,7 +809,8 @@ class Economy final : public sim::Model {
   double time_at(std::int64_t step) const override { return static_cast<double>(step) / 12.0; }
 
   double money_in_accounts() const override {
-    double total = commoners_money_known_ ? commoners_money_ : sim::sum(n_, [&](std::size_t i) { return money_[i]; });
+    double total = commoners_money_known_ ? commoners_money_
+                                          : sim::sum(n_, [&](std::size_t i) { return money_[i]; });
     for (double c : cash_) total += c;
     for (double b : region_balance_) total += b;
     return total + state_ + commons_fund_;
@@ -1130,7 +1131,8 @@ class Economy final : public sim::Model {
           // loops vectorise and keep few streams open at once.
           const auto each = [&](auto&& add) {
             for (std::size_t base = begin; base < end; base += R_) {
-              const std::size_t k = base / R_;  // the chunk's commoners are the k-th of their regions
+              const std::size_t k =
+                  base / R_;  // the chunk's commoners are the k-th of their regions
               const std::size_t m = std::min(R_, end - base);
               for (std::size_t r = 0; r < m; ++r) add(r, base + r, k);
             }
@@ -1149,14 +1151,21 @@ class Economy final : public sim::Model {
           std::vector<std::size_t> count(R_);
           const auto counts = [&](auto&& holds, std::size_t Tally::*field) {
             std::fill(count.begin(), count.end(), std::size_t{0});
-            each([&](std::size_t r, std::size_t i, std::size_t) { count[r] += holds(r, i) ? 1 : 0; });
+            each([&](std::size_t r, std::size_t i, std::size_t) {
+              count[r] += holds(r, i) ? 1 : 0;
+            });
             for (std::size_t r = 0; r < R_; ++r) tally[r].*field = count[r];
           };
           counts([](std::size_t, std::size_t) { return true; }, &Tally::members);
-          counts([&](std::size_t, std::size_t i) { return employer_[i] == unemployed; }, &Tally::jobless);
-          counts([&](std::size_t, std::size_t i) { return employer_[i] == job_guarantee; }, &Tally::job_guarantee);
-          counts([&](std::size_t, std::size_t i) { return employer_[i] >= static_cast<std::int32_t>(K_); }, &Tally::in_coops);
-          counts([&](std::size_t r, std::size_t i) { return net_income_[i] + relief_values[r] >= living_level; },
+          counts([&](std::size_t, std::size_t i) { return employer_[i] == unemployed; },
+                 &Tally::jobless);
+          counts([&](std::size_t, std::size_t i) { return employer_[i] == job_guarantee; },
+                 &Tally::job_guarantee);
+          counts([&](std::size_t,
+                     std::size_t i) { return employer_[i] >= static_cast<std::int32_t>(K_); },
+                 &Tally::in_coops);
+          counts([&](std::size_t r,
+                     std::size_t i) { return net_income_[i] + relief_values[r] >= living_level; },
                  &Tally::living);
           // The region's gig pay rates, packed at the front of its part of the region-major
           // buffer (its commoners k = b * per_region_in_block onwards): each is written, and
@@ -1171,7 +1180,8 @@ class Economy final : public sim::Model {
           });
           for (std::size_t r = 0; r < R_; ++r) tally[r].gig = count[r];
           sums([&](std::size_t, std::size_t i) { return gross_income_[i]; }, &Tally::gross);
-          sums([&](std::size_t, std::size_t i) { return static_cast<double>(commons_income_[i]); }, &Tally::commons);
+          sums([&](std::size_t, std::size_t i) { return static_cast<double>(commons_income_[i]); },
+               &Tally::commons);
           sums([&](std::size_t, std::size_t i) { return propensity_[i]; }, &Tally::propensity);
           sums(
               [&](std::size_t r, std::size_t i) {
@@ -1179,7 +1189,8 @@ class Economy final : public sim::Model {
                 return std::max(0.0, own - static_cast<double>(h_care_[i]));
               },
               &Tally::gap);
-          sums([&](std::size_t, std::size_t i) { return static_cast<double>(care_need_[i]); }, &Tally::need);
+          sums([&](std::size_t, std::size_t i) { return static_cast<double>(care_need_[i]); },
+               &Tally::need);
           hours(h_wage_, 0);
           hours(h_gig_, 1);
           hours(h_coop_, 2);
@@ -1202,7 +1213,8 @@ class Economy final : public sim::Model {
       // The region's gig pay rates, each block's moved up to the front of its slice, sorted.
       std::size_t gig_end = start[r];
       for (std::size_t b = 0; b < blocks; ++b) {
-        const auto from = gig_rates.begin() + static_cast<std::ptrdiff_t>(start[r] + b * per_region_in_block);
+        const auto from =
+            gig_rates.begin() + static_cast<std::ptrdiff_t>(start[r] + b * per_region_in_block);
         gig_end = static_cast<std::size_t>(
             std::copy(from, from + static_cast<std::ptrdiff_t>(tallies[b * R_ + r].gig),
                       gig_rates.begin() + static_cast<std::ptrdiff_t>(gig_end)) -
@@ -1224,7 +1236,9 @@ class Economy final : public sim::Model {
 #pragma omp parallel for schedule(dynamic)
       for (std::int64_t region = 0; region < regions; ++region) {
         const auto r = static_cast<std::size_t>(region);
-        if (region_tally[r].members > 0) f(stats.regions[r], std::span<const double>(by_region.data() + start[r], start[r + 1] - start[r]));
+        if (region_tally[r].members > 0)
+          f(stats.regions[r],
+            std::span<const double>(by_region.data() + start[r], start[r + 1] - start[r]));
       }
     };
     sim::sort_with_groups(net_income_, start, everyone_sorted, by_region);
@@ -1499,7 +1513,8 @@ class Economy final : public sim::Model {
     std::vector<std::vector<std::size_t>> coops_by_places(R_);
     for (std::size_t r = 0; r < R_; ++r) {
       auto& heap = coops_by_places[r];
-      for (std::size_t j = 0; j < p_.coops_per_region; ++j) heap.push_back(K_ + r * p_.coops_per_region + j);
+      for (std::size_t j = 0; j < p_.coops_per_region; ++j)
+        heap.push_back(K_ + r * p_.coops_per_region + j);
       std::make_heap(heap.begin(), heap.end(), fewer_places);
     }
     std::size_t publics = 0, platform = 0;
@@ -2825,7 +2840,7 @@ class Economy final : public sim::Model {
   std::unique_ptr<Network> network_;  // the commoners' social network (4 x degree bytes each)
   GroupStats group_stats_;           // made by measure(), for measure_regions() of the same state
   bool group_stats_fresh_ = false;   // ... until the next step or restore
-  double commoners_money_ = 0.0;      // the commoners' money summed by update_propensity(), ...
+  double commoners_money_ = 0.0;     // the commoners' money summed by update_propensity(), ...
   bool commoners_money_known_ = false;  // ... valid until the next step or restore
   RegionAdjacency cities_;            // which cities compare their well-being
   ::models::economy::Throughput io_{IoTable::standard()};

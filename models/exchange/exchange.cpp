@@ -162,8 +162,9 @@ class Exchange final : public sim::Model {
       });
     }
     // Per bucket of the permutation and one for the pairs across buckets, or per block of pairs.
-    pair_partials_.assign(fused_ ? sim::Permuter::bucket_count(p_.agents) + 1 : sim::block_count(pairs()),
-                          PairPartial{{exchange_flow_, households_, households_}});
+    pair_partials_.assign(
+        fused_ ? sim::Permuter::bucket_count(p_.agents) + 1 : sim::block_count(pairs()),
+        PairPartial{{exchange_flow_, households_, households_}});
     pool_partials_.assign(sim::block_count(p_.agents), 0.0);
     redistribution_money_.assign(sim::block_count(p_.agents), 0.0);
     redistribution_tallies_.assign(sim::block_count(p_.agents),
@@ -173,10 +174,12 @@ class Exchange final : public sim::Model {
 
   std::vector<sim::Phase> phases() override {
     return {
-        {"match_pairs", "pair every agent with another by a random permutation (with many agents, its "
-                        "buckets are shuffled in the exchange phase)",
+        {"match_pairs",
+         "pair every agent with another by a random permutation (with many agents, its "
+         "buckets are shuffled in the exchange phase)",
          [this](sim::StepContext& c) { match_pairs(c); }},
-        {"exchange", "each pair exchanges once by the rule", [this](sim::StepContext& c) { exchange(c); }},
+        {"exchange", "each pair exchanges once by the rule",
+         [this](sim::StepContext& c) { exchange(c); }},
         {"redistribute", "every agent moves toward the mean: w += chi dt (W - w)",
          [this](sim::StepContext& c) { redistribute(c); }},
     };
@@ -237,7 +240,8 @@ class Exchange final : public sim::Model {
   void match_pairs(const sim::StepContext& c) {
     money_known_ = false;
     if (fused_)
-      permuter_.sort_into_buckets(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step), perm_);
+      permuter_.sort_into_buckets(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step),
+                                  perm_);
     else
       permuter_.permute(c.seed, Stream::Matching, static_cast<std::uint64_t>(c.step), perm_);
   }
@@ -252,8 +256,8 @@ class Exchange final : public sim::Model {
   // Pairs [begin, end), in groups of four that share one Philox block of draws, pair k taking
   // word k % 4 of group k / 4 wherever the range starts.
   template <class Exchange>
-  void exchange_pairs(std::uint64_t step, std::size_t begin, std::size_t end, Exchange& exchange_pair,
-                      PairPartial& partial) {
+  void exchange_pairs(std::uint64_t step, std::size_t begin, std::size_t end,
+                      Exchange& exchange_pair, PairPartial& partial) {
     sim::TransferTally tally = partial.tally;
     std::uint64_t clipped = partial.clipped;
     double money = partial.money;
@@ -280,7 +284,8 @@ class Exchange final : public sim::Model {
   template <class Exchange>
   void for_pairs(sim::StepContext& c, Exchange&& exchange_pair) {
     const auto step = static_cast<std::uint64_t>(c.step);
-    for (PairPartial& partial : pair_partials_) partial = PairPartial{{exchange_flow_, households_, households_}};
+    for (PairPartial& partial : pair_partials_)
+      partial = PairPartial{{exchange_flow_, households_, households_}};
     if (fused_) {
       // Each bucket's pairs right after its shuffle, while it is in cache: pair k is at positions
       // 2k and 2k + 1, so the bucket out[first, end) holds pairs (first + 1) / 2 .. end / 2 - 1.
