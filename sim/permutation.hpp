@@ -1,11 +1,12 @@
 #pragma once
 // A uniformly random permutation, computed in parallel and the same on any thread count.
 //
-// Each element draws one of B buckets (B depends only on n); elements are scattered to their
-// buckets by a counting sort in block order; each bucket is then shuffled by Fisher-Yates with
-// its own stream. Given the bucket sizes s_k, a given permutation arises with probability
-// B^-n * prod(1/s_k!), and summing over all bucket sizes gives 1/n! (the multinomial theorem):
-// the result is uniform (Sanders 1998, "Random permutations on distributed, external and
+// Each element draws one of B buckets (B depends only on n); the elements are put into their
+// buckets in index order (a counting sort: each block of elements sorts itself by bucket, and
+// each bucket is gathered from the blocks in block order); each bucket is then shuffled by
+// Fisher-Yates with its own stream. Given the bucket sizes s_k, a given permutation arises with
+// probability B^-n * prod(1/s_k!), and summing over all bucket sizes gives 1/n! (the multinomial
+// theorem): the result is uniform (Sanders 1998, "Random permutations on distributed, external and
 // hierarchical memory").
 #include <cstddef>
 #include <cstdint>
@@ -28,12 +29,15 @@ class Permuter {
     shuffle_keyed(seed, static_cast<std::uint64_t>(stream), step, out, {});
   }
 
-  // permute() in two halves, for a caller that uses each bucket of the result while the shuffle
-  // has left it in cache. sort_into_buckets() draws every element's bucket and sorts them into
-  // their buckets; shuffle_buckets(), with the same arguments, shuffles each bucket and calls
-  // use(bucket, first, end) right after, on the thread that shuffled out[first, end). Buckets
-  // are shuffled in parallel and in any order, so `use` may write only what belongs to its
-  // bucket, and must not throw. Together they give permute()'s result.
+  // permute() in two halves, for a caller that uses each bucket of the permutation while the
+  // shuffle has left it in cache. sort_into_buckets() draws every element's bucket and sorts
+  // them into their buckets; shuffle_buckets(), with the same arguments, shuffles each bucket and
+  // calls use(bucket, first, items) right after, on the thread that shuffled it: `items` holds
+  // the permutation's positions first .. first + items.size() - 1. Buckets are shuffled in
+  // parallel and in any order, so `use` may write only what belongs to its bucket, and must not
+  // throw; `items` lives until `use` returns. Only each bucket's first and last element are
+  // written to `out` (so pairs across bucket boundaries can be found there); the rest of `out`
+  // is left as it was.
   template <class Stream>
   void sort_into_buckets(std::uint64_t seed, Stream stream, std::uint64_t step,
                          std::span<std::uint32_t> out) {
@@ -43,11 +47,11 @@ class Permuter {
   void shuffle_buckets(std::uint64_t seed, Stream stream, std::uint64_t step,
                        std::span<std::uint32_t> out, Use&& use) {
     using F = std::remove_reference_t<Use>;
-    shuffle_keyed(seed, static_cast<std::uint64_t>(stream), step, out,
-                  {[](void* f, std::size_t bucket, std::uint32_t first, std::uint32_t end) {
-                     (*static_cast<F*>(f))(bucket, first, end);
-                   },
-                   const_cast<void*>(static_cast<const void*>(&use))});
+    shuffle_keyed(
+        seed, static_cast<std::uint64_t>(stream), step, out,
+        {[](void* f, std::size_t bucket, std::uint32_t first,
+            std::span<const std::uint32_t> items) { (*static_cast<F*>(f))(bucket, first, items); },
+         const_cast<void*>(static_cast<const void*>(&use))});
   }
 
   // The number of buckets for n elements: it depends on n only.
@@ -59,17 +63,23 @@ class Permuter {
  private:
   enum class Keyed : std::uint64_t {};
   struct BucketUse {
-    void (*call)(void* f, std::size_t bucket, std::uint32_t first, std::uint32_t end) = nullptr;
+    void (*call)(void* f, std::size_t bucket, std::uint32_t first,
+                 std::span<const std::uint32_t> items) = nullptr;
     void* f = nullptr;
   };
   void sort_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
                   std::span<std::uint32_t> out);
   void shuffle_keyed(std::uint64_t seed, std::uint64_t stream, std::uint64_t step,
                      std::span<std::uint32_t> out, BucketUse use);
+  void reserve_scratch(std::size_t size);  // every thread's scratch holds at least `size`
 
+  std::size_t block_size_ = 0;  // elements per block of the sort
   std::vector<std::uint16_t> bucket_of_;
   std::vector<std::uint8_t> small_bucket_of_;  // up to 256 buckets
-  std::vector<std::uint32_t> offsets_;  // [block][bucket]
+  std::vector<std::uint32_t> local_;           // each block's elements by bucket, in its stretch
+  std::vector<std::uint32_t> counts_;          // [block][bucket]: elements
+  std::vector<std::uint32_t> local_begin_;     // [block][bucket]: where they start in local_
+  std::vector<std::vector<std::uint32_t>> scratch_;  // per thread: a block or a bucket
   std::vector<std::uint32_t> bucket_begin_;
 };
 

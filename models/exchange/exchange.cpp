@@ -254,26 +254,29 @@ class Exchange final : public sim::Model {
   };
 
   // Pairs [begin, end), in groups of four that share one Philox block of draws, pair k taking
-  // word k % 4 of group k / 4 wherever the range starts.
+  // word k % 4 of group k / 4 wherever the range starts. Pair k is the agents at positions 2k
+  // and 2k + 1 of the permutation, whose positions first .. are in `perm`.
   template <class Exchange>
   void exchange_pairs(std::uint64_t step, std::size_t begin, std::size_t end,
-                      Exchange& exchange_pair, PairPartial& partial) {
+                      const std::uint32_t* perm, std::size_t first, Exchange& exchange_pair,
+                      PairPartial& partial) {
     sim::TransferTally tally = partial.tally;
     std::uint64_t clipped = partial.clipped;
     double money = partial.money;
+    const std::uint32_t* const pair = perm + (2 * begin - first);  // pair k at pair[2 (k - begin)]
     for (std::size_t k = begin; k < end;) {
       sim::Rng rng{seed_, Stream::Exchange, step, k / 4};
       for (std::size_t skip = k % 4; skip > 0; --skip) rng.bits();
       const std::size_t group_end = std::min(end, (k / 4 + 1) * 4);
       for (; k < group_end; ++k) {
+        const std::size_t at = 2 * (k - begin);
         if (k + 32 < end) {
-          __builtin_prefetch(&wealth_[perm_[2 * (k + 32)]], 1);
-          __builtin_prefetch(&wealth_[perm_[2 * (k + 32) + 1]], 1);
+          __builtin_prefetch(&wealth_[pair[at + 64]], 1);
+          __builtin_prefetch(&wealth_[pair[at + 65]], 1);
         }
-        double& wi = wealth_[perm_[2 * k]];
-        double& wj = wealth_[perm_[2 * k + 1]];
-        clipped += exchange_pair(wi, wj, perm_[2 * k], perm_[2 * k + 1], rng, tally);
-        money += wi + wj;
+        const std::uint32_t i = pair[at], j = pair[at + 1];
+        clipped += exchange_pair(wealth_[i], wealth_[j], i, j, rng, tally);
+        money += wealth_[i] + wealth_[j];
       }
     }
     partial = {tally, clipped, money};
@@ -288,23 +291,28 @@ class Exchange final : public sim::Model {
       partial = PairPartial{{exchange_flow_, households_, households_}};
     if (fused_) {
       // Each bucket's pairs right after its shuffle, while it is in cache: pair k is at positions
-      // 2k and 2k + 1, so the bucket out[first, end) holds pairs (first + 1) / 2 .. end / 2 - 1.
-      permuter_.shuffle_buckets(c.seed, Stream::Matching, step, perm_,
-                                [&](std::size_t bucket, std::uint32_t first, std::uint32_t end) {
-                                  exchange_pairs(step, (first + 1) / 2, end / 2, exchange_pair,
-                                                 pair_partials_[bucket]);
-                                });
-      // Then the pairs that straddle a bucket boundary (one at each odd boundary), in order.
+      // 2k and 2k + 1, so the bucket at positions [first, end) holds pairs (first + 1) / 2 ..
+      // end / 2 - 1.
+      permuter_.shuffle_buckets(
+          c.seed, Stream::Matching, step, perm_,
+          [&](std::size_t bucket, std::uint32_t first, std::span<const std::uint32_t> items) {
+            const std::size_t end = first + items.size();
+            exchange_pairs(step, (first + 1) / 2, end / 2, items.data(), first, exchange_pair,
+                           pair_partials_[bucket]);
+          });
+      // Then the pairs that straddle a bucket boundary (one at each odd boundary), in order: the
+      // shuffle leaves each bucket's first and last agent in perm_.
       const auto begin = permuter_.bucket_begin();
       for (std::size_t b = 1; b + 1 < begin.size(); ++b) {
         const std::size_t at = begin[b];
         if (at % 2 == 1 && at != begin[b - 1] && at < wealth_.size())
-          exchange_pairs(step, at / 2, at / 2 + 1, exchange_pair, pair_partials_.back());
+          exchange_pairs(step, at / 2, at / 2 + 1, perm_.data(), 0, exchange_pair,
+                         pair_partials_.back());
       }
     } else {
       // Blocks of pairs are a multiple of four, so a group of four never straddles two threads.
       sim::for_blocks(pairs(), [&](std::size_t begin, std::size_t end, std::size_t block) {
-        exchange_pairs(step, begin, end, exchange_pair, pair_partials_[block]);
+        exchange_pairs(step, begin, end, perm_.data(), 0, exchange_pair, pair_partials_[block]);
       });
     }
     // The money after the exchanges; with an odd number of agents, the last one in the
