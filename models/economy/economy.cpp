@@ -24,6 +24,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -1336,17 +1337,18 @@ class Economy final : public sim::Model {
   void recount_staff() {
     const std::size_t P = producers();
     sim::group_indices(n_, P, [&](std::size_t i) { return employer_[i]; }, staff_, staff_offsets_, staff_counts_);
-    sim::for_blocks(
-        P,
-        [&](std::size_t begin, std::size_t end, std::size_t) {
+    // Cut by staff, not by producers: the platforms come first and employ thousands each.
+    sim::for_weighted_runs(
+        std::span<const std::size_t>(staff_offsets_).first(P + 1),
+        [&](std::size_t begin, std::size_t end) {
           for (std::size_t q = begin; q < end; ++q) {
             members_[q] = static_cast<std::uint32_t>(staff_offsets_[q + 1] - staff_offsets_[q]);
             double skill = 0.0;
-            for (std::size_t k = staff_offsets_[q]; k < staff_offsets_[q + 1]; ++k) skill += skill_[staff_[k]];
+            for (std::size_t k = staff_offsets_[q]; k < staff_offsets_[q + 1]; ++k)
+              skill += skill_[staff_[k]];
             effective_[q] = skill;
           }
-        },
-        256);
+        });
   }
 
   // Mean propensity by region (region_pi_), from per-block partials in block order.
@@ -1392,21 +1394,27 @@ class Economy final : public sim::Model {
   // ------------------------------------------------------------------ set-up
 
   void draw_commoners() {
-    region_.resize(n_);
-    skill_.resize(n_);
-    care_need_.resize(n_);
-    propensity_.resize(n_);
-    money_.assign(n_, 0.0);
-    employer_.assign(n_, unemployed);
-    gross_income_.assign(n_, 0.0);
-    net_income_.assign(n_, 0.0);
-    for (auto* v : {&commons_income_, &gig_pay_, &h_wage_, &h_gig_, &h_coop_, &h_commons_, &h_care_, &h_leisure_,
-                    &coop_part_})
-      v->assign(n_, 0.0f);
-    consumption_.assign(n_, 0.0);
-    neighbour_mean_.assign(n_, 0.0);
-    propensity_next_.assign(n_, 0.0);
-    staff_.assign(n_, 0);
+    // The columns are filled side by side, in tasks of 8 bytes a commoner: zeroing 150 bytes a
+    // commoner, with the kernel's first touch of each page, takes a tenth of a second on one
+    // thread at 10^6 commoners.
+    const auto zero = [this](auto& column) { column.assign(n_, {}); };
+    const std::function<void()> fill[] = {
+        [&] { zero(propensity_); },
+        [&] { zero(money_); },
+        [&] { zero(gross_income_); },
+        [&] { zero(net_income_); },
+        [&] { zero(consumption_); },
+        [&] { zero(neighbour_mean_); },
+        [&] { zero(propensity_next_); },
+        [&] { zero(region_), zero(skill_); },
+        [&] { zero(care_need_), employer_.assign(n_, unemployed); },
+        [&] { zero(staff_), zero(commons_income_); },
+        [&] { zero(gig_pay_), zero(coop_part_); },
+        [&] { zero(h_wage_), zero(h_gig_); },
+        [&] { zero(h_coop_), zero(h_commons_); },
+        [&] { zero(h_care_), zero(h_leisure_); },
+    };
+    sim::run_tasks(fill);
     pool_.reserve(n_);
     switchers_.reserve(n_);
     std::vector<double> skill(n_);
@@ -1421,7 +1429,7 @@ class Economy final : public sim::Model {
       }
     });
     const double mean_skill = sim::sum(n_, [&](std::size_t i) { return skill[i]; }) / static_cast<double>(n_);
-    for (std::size_t i = 0; i < n_; ++i) skill_[i] = static_cast<float>(skill[i] / mean_skill);
+    each_commoner([&](std::size_t i) { skill_[i] = static_cast<float>(skill[i] / mean_skill); });
 
     // Owners: a random set of commoners with Pareto-distributed shares summing to 1.
     const std::size_t owners = std::max<std::size_t>(1, sim::top_count(n_, p_.owner_share));

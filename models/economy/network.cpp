@@ -115,7 +115,14 @@ void Network::neighbour_mean(std::span<const double> x, std::span<double> out) c
                                 std::to_string(out.size()));
   const double inverse = 1.0 / degree_;
   sim::for_blocks(n_, [&](std::size_t first, std::size_t last, std::size_t) {
+    // A rewired or cross-region link lands anywhere in x, past the caches: the values of the
+    // commoner 16 places on are asked for now (16 to 24 measured best at 10^6 commoners).
+    constexpr std::size_t ahead = 16;
     for (std::size_t i = first; i < last; ++i) {
+      if (i + ahead < last) {
+        const std::uint32_t* next = links_.data() + (i + ahead) * degree_;
+        for (unsigned j = 0; j < degree_; ++j) __builtin_prefetch(&x[next[j]]);
+      }
       const std::uint32_t* row = links_.data() + i * degree_;
       double s = 0.0;
       for (unsigned j = 0; j < degree_; ++j) s += x[row[j]];
