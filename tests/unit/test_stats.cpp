@@ -160,6 +160,25 @@ std::vector<double> awkward_values(std::size_t n) {
   return v;
 }
 
+// Where each of `groups` round-robin groups of n values starts (G + 1 entries).
+std::vector<std::size_t> group_starts(std::size_t n, std::size_t groups) {
+  std::vector<std::size_t> start(groups + 1, 0);
+  for (std::size_t g = 0; g < groups; ++g) start[g + 1] = start[g] + (n + groups - 1 - g) / groups;
+  return start;
+}
+
+// Each round-robin group's values sorted by std::sort, the groups one after another.
+std::vector<double> sorted_by_group(const std::vector<double>& values, std::size_t groups) {
+  std::vector<double> out;
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::vector<double> members;
+    for (std::size_t i = g; i < values.size(); i += groups) members.push_back(values[i]);
+    std::sort(members.begin(), members.end());
+    out.insert(out.end(), members.begin(), members.end());
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("sort_with_groups gives everyone's and each group's values sorted, on any thread count", "[stats]") {
@@ -170,17 +189,10 @@ TEST_CASE("sort_with_groups gives everyone's and each group's values sorted, on 
     for (const std::size_t groups : {std::size_t{1}, std::size_t{3}, std::size_t{20}, std::size_t{1001}}) {
       INFO(n << " values in " << groups << " groups");
       const auto values = awkward_values(n);
-      std::vector<std::size_t> start(groups + 1, 0);
-      for (std::size_t g = 0; g < groups; ++g) start[g + 1] = start[g] + (n + groups - 1 - g) / groups;
+      const auto start = group_starts(n, groups);
       auto expected_all = values;
       std::sort(expected_all.begin(), expected_all.end());
-      std::vector<double> expected_groups;
-      for (std::size_t g = 0; g < groups; ++g) {
-        std::vector<double> members;
-        for (std::size_t i = g; i < n; i += groups) members.push_back(values[i]);
-        std::sort(members.begin(), members.end());
-        expected_groups.insert(expected_groups.end(), members.begin(), members.end());
-      }
+      const auto expected_groups = sorted_by_group(values, groups);
       for (const int t : {1, 2, 4}) {
         INFO(t << " threads");
         sim::set_threads(t);
@@ -192,6 +204,26 @@ TEST_CASE("sort_with_groups gives everyone's and each group's values sorted, on 
     }
   }
   sim::set_threads(threads);
+}
+
+TEST_CASE("sort_with_groups sorts one repeated value, and values a few ulp apart", "[stats]") {
+  // No bit varies; fewer bits vary than a bucket digit holds.
+  const std::size_t n = 100003, groups = 20;
+  const auto start = group_starts(n, groups);
+  for (const bool equal : {true, false}) {
+    std::vector<double> values(n, 2.5);
+    if (!equal)
+      for (std::size_t i = 0; i < n; ++i)
+        values[i] = std::nextafter(2.5, 3.0) + std::ldexp((i * 7919) % 300, -51);
+    auto expected = values;
+    std::sort(expected.begin(), expected.end());
+    const auto expected_groups = sorted_by_group(values, groups);
+    std::vector<double> everyone(n), by_group(n);
+    sim::sort_with_groups(values, start, everyone, by_group);
+    INFO((equal ? "one value" : "values 2^-51 apart"));
+    CHECK(same_bits(everyone, expected));
+    CHECK(same_bits(by_group, expected_groups));
+  }
 }
 
 TEST_CASE("sort_with_groups refuses groups that do not fit the values", "[stats]") {
