@@ -1909,10 +1909,12 @@ class Economy final : public sim::Model {
       }
     }
 
-    // Job guarantee: the state employs everyone still unemployed.
+    // Job guarantee: the state employs everyone still unemployed. They are all in the pool
+    // (hiring only takes commoners out of it, and a switcher released by a platform is hired at
+    // once), so the pool is walked rather than every commoner.
     jg_by_region_.assign(R_, 0);
     if (p_.job_guarantee.at(c.step) != 0.0)
-      for (std::size_t i = 0; i < n_; ++i)
+      for (const std::uint32_t i : pool_)
         if (employer_[i] == unemployed) {
           employer_[i] = job_guarantee;
           ++jg_by_region_[region_[i]];
