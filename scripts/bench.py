@@ -255,8 +255,44 @@ def bench_sweep():
     return r
 
 
+def bench_memory():
+    """Reads from memory at random and in order, on each core alone and on all cores at once
+    (build/memory_probe pinned with taskset), from an array the size of one of the economy's
+    columns at 10^6 commoners (8 MiB) and from one far bigger than the caches (128 MiB): how much
+    the other cores add to loops that gather at random, whatever the simulator does."""
+    sizes, seconds = ([2, 16], 0.2) if QUICK else ([8, 128], 1.5)
+    cores = sorted(os.sched_getaffinity(0))
+
+    def probe(mib, core, *start):
+        return ["taskset", "-c", str(core), str(BUILD / "memory_probe"), str(mib), str(seconds), *start]
+
+    def parse(out):
+        m = re.match(r"random ([\d.]+) sequential ([\d.]+)", out)
+        return {"random": float(m.group(1)), "sequential": float(m.group(2))}
+
+    r = {"title": "memory: random and sequential reads, each core alone and all cores at once",
+         "seconds": seconds, "load_before": load(), "sizes": {}}
+    for mib in sizes:
+        size = r["sizes"][mib] = {"alone": {}, "together": {}}
+        for core in cores:
+            size["alone"][core] = parse(timed(probe(mib, core))[2])
+        # All at once: each copy sets up, then waits for a common start time.
+        start = f"{time.time() + 3.0:.3f}"
+        procs = [subprocess.Popen(probe(mib, core, start), stdout=subprocess.PIPE, text=True) for core in cores]
+        for core, proc in zip(cores, procs):
+            out, _ = proc.communicate()
+            if proc.returncode != 0:
+                sys.exit(f"benchmark command failed ({proc.returncode}): memory_probe on core {core}")
+            size["together"][core] = parse(out)
+        print(f"  memory, {mib} MiB: " + ", ".join(
+            f"core {c} random {size['alone'][c]['random']:.2f} ns alone, {size['together'][c]['random']:.2f} ns "
+            "together" for c in cores), file=sys.stderr)
+    r["load_after"] = load()
+    return r
+
+
 BENCHMARKS = {"exchange": bench_exchange, "cpr": bench_cpr, "economy": bench_economy,
-              "economy_10m": bench_economy_10m, "sweep": bench_sweep}
+              "economy_10m": bench_economy_10m, "sweep": bench_sweep, "memory": bench_memory}
 
 
 # ---------------------------------------------------------------------------- the report
@@ -429,6 +465,37 @@ def plot(results):
     fig.savefig(PLOT, dpi=110)
 
 
+def section_memory(r):
+    lines = [f"## {r['title']}", "",
+             f"Command: `build/memory_probe MIB {r['seconds']}` pinned to each core with `taskset`, first on each "
+             "core alone, then on every core at once (`scripts/bench_reference/memory_probe.cpp`): nanoseconds per "
+             "8-byte read of an array of MIB MiB, at random (through a fixed random order of the indices, as the "
+             "economy gathers its commoners' neighbours) and in order. The full run reads 8 MiB, one of the economy's columns at "
+             "10^6 commoners, and 128 MiB, far more than the caches hold. Not the simulator: the machine under it. "
+             f"Load average before/after: {r['load_before']:.2f}/{r['load_after']:.2f}. Measured {r['measured']}.", "",
+             "| array | core | random, alone | random, all cores at once | in order, alone | in order, all cores at once |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    notes = []
+    for mib, size in sorted(r["sizes"].items(), key=lambda kv: int(kv[0])):
+        cores = sorted(size["alone"], key=int)
+        for c in cores:
+            a, t = size["alone"][c], size["together"][c]
+            lines.append(f"| {mib} MiB | {c} | {a['random']:.2f} ns | {t['random']:.2f} ns | {a['sequential']:.2f} ns | "
+                         f"{t['sequential']:.2f} ns |")
+        if len(cores) > 1:
+            best_alone = min(size["alone"][c]["random"] for c in cores)
+            together = sum(1 / size["together"][c]["random"] for c in cores) * best_alone
+            notes.append(f"**{together:.2f}x** from {mib} MiB")
+    lines.append("")
+    if notes:
+        lines.append(f"- Random reads by all {len(cores)} cores at once, against the fastest core alone: "
+                     f"{', '.join(notes)}. A loop that gathers from memory at random can go at most about that much "
+                     f"faster on {len(cores)} threads than on one, however its work is cut; where one core slows down "
+                     "more than the others, the loop's threads also finish at different times.")
+        lines.append("")
+    return lines
+
+
 def write_doc(results, command):
     text = [
         "# Performance",
@@ -456,7 +523,12 @@ def write_doc(results, command):
         if key not in results:
             continue
         r = results[key]
-        text += section_sweep(r) if key == "sweep" else section_model(key, r)
+        if key == "sweep":
+            text += section_sweep(r)
+        elif key == "memory":
+            text += section_memory(r)
+        else:
+            text += section_model(key, r)
     text += [
         "## The regression guard (counts, not seconds)",
         "",
