@@ -268,6 +268,8 @@ def bench_memory():
 
     def parse(out):
         m = re.match(r"random ([\d.]+) sequential ([\d.]+)", out)
+        if not m:
+            sys.exit(f"bench: memory_probe printed {out!r}, not 'random NS sequential NS'")
         return {"random": float(m.group(1)), "sequential": float(m.group(2))}
 
     r = {"title": "memory: random and sequential reads, each core alone and all cores at once",
