@@ -125,6 +125,16 @@ constexpr unsigned prefix_bits(std::size_t n) {
   return n <= radix_block ? 2 * digit_bits : 3 * digit_bits;
 }
 
+// Sorts n keys ascending, each payload moving with its key (equal keys in payload order);
+// `pairs` is scratch.
+void sort_with_payload(std::uint64_t* keys, std::uint16_t* payload, std::size_t n,
+                       std::vector<std::pair<std::uint64_t, std::uint16_t>>& pairs) {
+  pairs.clear();
+  for (std::size_t i = 0; i < n; ++i) pairs.emplace_back(keys[i], payload[i]);
+  std::sort(pairs.begin(), pairs.end());
+  for (std::size_t i = 0; i < n; ++i) std::tie(keys[i], payload[i]) = pairs[i];
+}
+
 // Keys sorted by their bits from `low` up, put in full order: each run of keys that agree on
 // those bits and are out of order is sorted (with a payload, each key's payload moves with it
 // and orders equal keys). Runs out of order are rare, so they are found from where the keys
@@ -161,15 +171,10 @@ void fix_ties(std::span<std::uint64_t> keys, std::uint16_t* payload, unsigned lo
           std::size_t first = descent - 1, last = descent + 1;
           while (first > from[b] && same(first)) --first;
           while (last < limit && same(last)) ++last;
-          if (payload == nullptr) {
+          if (payload == nullptr)
             std::sort(at(first), at(last));
-          } else {
-            pairs.clear();
-            for (std::size_t i = first; i < last; ++i) pairs.emplace_back(keys[i], payload[i]);
-            std::sort(pairs.begin(), pairs.end());
-            for (std::size_t i = first; i < last; ++i)
-              std::tie(keys[i], payload[i]) = pairs[i - first];
-          }
+          else
+            sort_with_payload(&keys[first], payload + first, last - first, pairs);
           next = last;
         }
       },
@@ -356,13 +361,9 @@ void sort_groups_then_merge(std::span<const double> values,
 // values go to `out`, the groups stay in `group`.
 void sort_piece(std::uint64_t* keys, std::uint16_t* group, std::size_t n, double* out) {
   if (n < 256) {
-    std::vector<std::pair<std::uint64_t, std::uint16_t>> pairs(n);
-    for (std::size_t i = 0; i < n; ++i) pairs[i] = {keys[i], group[i]};
-    std::sort(pairs.begin(), pairs.end());
-    for (std::size_t i = 0; i < n; ++i) {
-      out[i] = value_of(pairs[i].first);
-      group[i] = pairs[i].second;
-    }
+    std::vector<std::pair<std::uint64_t, std::uint16_t>> pairs;
+    sort_with_payload(keys, group, n, pairs);
+    for (std::size_t i = 0; i < n; ++i) out[i] = value_of(keys[i]);
     return;
   }
   // This thread's own scratch (called inside a parallel region, on the worker).
