@@ -130,6 +130,7 @@ constexpr unsigned prefix_bits(std::size_t n) {
 void sort_with_payload(std::uint64_t* keys, std::uint16_t* payload, std::size_t n,
                        std::vector<std::pair<std::uint64_t, std::uint16_t>>& pairs) {
   pairs.clear();
+  pairs.reserve(n);
   for (std::size_t i = 0; i < n; ++i) pairs.emplace_back(keys[i], payload[i]);
   std::sort(pairs.begin(), pairs.end());
   for (std::size_t i = 0; i < n; ++i) std::tie(keys[i], payload[i]) = pairs[i];
