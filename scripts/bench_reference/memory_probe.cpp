@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     const double start = std::strtod(argv[3], nullptr);
     timespec now{};
     clock_gettime(CLOCK_REALTIME, &now);
-    const double wait = start - (static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9);
+    const double wait =
+        start - (static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9);
     if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
   }
   volatile double sink = 0;
