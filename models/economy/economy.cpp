@@ -1331,24 +1331,105 @@ class Economy final : public sim::Model {
     coop_alive_.resize(J, 0);
   }
 
-  // From employer_: the staff lists by producer (staff_ from staff_offsets_[q] to
-  // staff_offsets_[q + 1], in id order), members_, and effective_ (the sum of the workers'
-  // skills, in id order), all in parallel.
+  // From employer_: members_ and effective_ (the sum of the workers' skills) by producer, from
+  // tallies by block of commoners (staff_counts_, staff_skill_) summed in block order, so the
+  // same on any thread count. The tallies stay for staff_lists(). A block's tallies have a column
+  // for every value of employer_ (column employer_[i] + tally_shift), so the loop has no branch.
+  static constexpr std::int32_t tally_shift = -job_guarantee;
   void recount_staff() {
-    const std::size_t P = producers();
-    sim::group_indices(n_, P, [&](std::size_t i) { return employer_[i]; }, staff_, staff_offsets_, staff_counts_);
-    // Cut by staff, not by producers: the platforms come first and employ thousands each.
-    sim::for_weighted_runs(
-        std::span<const std::size_t>(staff_offsets_).first(P + 1),
-        [&](std::size_t begin, std::size_t end) {
-          for (std::size_t q = begin; q < end; ++q) {
-            members_[q] = static_cast<std::uint32_t>(staff_offsets_[q + 1] - staff_offsets_[q]);
-            double skill = 0.0;
-            for (std::size_t k = staff_offsets_[q]; k < staff_offsets_[q + 1]; ++k)
-              skill += skill_[staff_[k]];
-            effective_[q] = skill;
+    const std::size_t P = producers(), columns = P + tally_shift, block = staff_block_size();
+    staff_counts_.resize(sim::block_count(n_, block) * columns);
+    staff_skill_.resize(staff_counts_.size());
+    sim::for_blocks(
+        n_,
+        [&](std::size_t begin, std::size_t end, std::size_t b) {
+          std::uint32_t* count = staff_counts_.data() + b * columns;
+          double* skill = staff_skill_.data() + b * columns;
+          std::fill_n(count, columns, 0u);
+          std::fill_n(skill, columns, 0.0);
+          for (std::size_t i = begin; i < end; ++i) {
+            const auto c = static_cast<std::size_t>(employer_[i] + tally_shift);
+            ++count[c];
+            skill[c] += skill_[i];
           }
-        });
+        },
+        block);
+    const std::size_t blocks = staff_counts_.size() / columns;
+    sim::for_blocks(P, [&](std::size_t begin, std::size_t end, std::size_t) {
+      std::fill(members_.begin() + begin, members_.begin() + end, 0u);
+      std::fill(effective_.begin() + begin, effective_.begin() + end, 0.0);
+      for (std::size_t b = 0; b < blocks; ++b) {
+        const std::uint32_t* count = staff_counts_.data() + b * columns + tally_shift;
+        const double* skill = staff_skill_.data() + b * columns + tally_shift;
+        for (std::size_t q = begin; q < end; ++q) {
+          members_[q] += count[q];
+          effective_[q] += skill[q];
+        }
+      }
+    });
+  }
+
+  // recount_staff()'s blocks: about 2^15 commoners or more, few enough that each block's tallies
+  // (12 bytes a producer) stay a small part of its work, and never more than 64.
+  std::size_t staff_block_size() const {
+    const std::size_t blocks = std::clamp<std::size_t>(
+        std::min(n_ >> 15, (std::size_t{1} << 21) / std::max<std::size_t>(producers(), 1)), 1, 64);
+    return std::max<std::size_t>(1, (n_ + blocks - 1) / blocks);
+  }
+
+  // The staff lists of the producers `listed` (in increasing order): listed[f]'s staff are
+  // staff_[staff_offsets_[f]] .. staff_[staff_offsets_[f + 1]], in id order. A stable counting
+  // sort from recount_staff()'s tallies (which employer_ must still match; they become write
+  // cursors) that moves only their staff.
+  void staff_lists(std::span<const std::uint32_t> listed) {
+    const std::size_t P = producers(), columns = P + tally_shift, L = listed.size(),
+                      block = staff_block_size();
+    const std::size_t blocks = staff_counts_.size() / columns;
+    staff_offsets_.resize(L + 1);
+    list_next_.assign(columns, 0);  // a listed producer's column: where its list starts
+    is_listed_.assign(columns, 0);
+    std::size_t at = 0;
+    for (std::size_t f = 0; f < L; ++f) {
+      const std::size_t c = listed[f] + tally_shift;
+      is_listed_[c] = 1;
+      staff_offsets_[f] = list_next_[c] = at;
+      at += members_[listed[f]];
+    }
+    staff_offsets_[L] = at;
+    // Block b's cursor in a listed producer's column: its list's start plus the earlier blocks'
+    // counts.
+    sim::for_blocks(columns, [&](std::size_t begin, std::size_t end, std::size_t) {
+      for (std::size_t b = 0; b < blocks; ++b) {
+        std::uint32_t* count = staff_counts_.data() + b * columns;
+        for (std::size_t c = begin; c < end; ++c) {
+          const std::uint32_t here = count[c];
+          count[c] = static_cast<std::uint32_t>(list_next_[c]);
+          list_next_[c] += here;
+        }
+      }
+    });
+    // By chunks that fit in the first-level cache: the listed staff picked out without a branch
+    // (a quarter of the commoners in bench/million, at random), then moved to their lists.
+    sim::for_blocks(
+        n_,
+        [&](std::size_t begin, std::size_t end, std::size_t b) {
+          std::uint32_t* next = staff_counts_.data() + b * columns;
+          constexpr std::size_t chunk = 1024;
+          std::array<std::uint32_t, chunk> picked;
+          for (std::size_t first = begin; first < end; first += chunk) {
+            const std::size_t last = std::min(end, first + chunk);
+            std::size_t k = 0;
+            for (std::size_t i = first; i < last; ++i) {
+              picked[k] = static_cast<std::uint32_t>(i);
+              k += is_listed_[static_cast<std::size_t>(employer_[i] + tally_shift)];
+            }
+            for (std::size_t j = 0; j < k; ++j) {
+              const std::uint32_t i = picked[j];
+              staff_[next[static_cast<std::size_t>(employer_[i] + tally_shift)]++] = i;
+            }
+          }
+        },
+        block);
   }
 
   // Mean propensity by region (region_pi_), from per-block partials in block order.
@@ -1840,18 +1921,22 @@ class Economy final : public sim::Model {
       for (std::size_t i = begin; i < end; ++i)
         if (employer_[i] == job_guarantee) employer_[i] = unemployed;
     });
-    // Staff lists by producer and their skill sums.
     recount_staff();
 
     // Firing: while the staff without the next leaver still exceeds the band. Producers fire
     // only their own staff, each with its own stream: in parallel.
-    const auto producer_count = static_cast<std::int64_t>(P);
+    firing_.clear();
+    for (std::size_t q = 0; q < P; ++q)
+      if (effective_[q] > staff_target(q) * (1.0 + p_.firing_band))
+        firing_.push_back(static_cast<std::uint32_t>(q));
+    staff_lists(firing_);
+    const auto firing_count = static_cast<std::int64_t>(firing_.size());
 #pragma omp parallel for schedule(dynamic, 16)
-    for (std::int64_t producer = 0; producer < producer_count; ++producer) {
-      const auto q = static_cast<std::size_t>(producer);
+    for (std::int64_t f = 0; f < firing_count; ++f) {
+      const std::size_t q = firing_[static_cast<std::size_t>(f)];
       const double keep = staff_target(q) * (1.0 + p_.firing_band);
-      if (effective_[q] <= keep) continue;
-      std::span<std::uint32_t> s(staff_.data() + staff_offsets_[q], staff_offsets_[q + 1] - staff_offsets_[q]);
+      std::span<std::uint32_t> s(staff_.data() + staff_offsets_[f],
+                                 staff_offsets_[f + 1] - staff_offsets_[f]);
       shuffle(s, Stream::Firing, c.step, q);
       for (std::uint32_t i : s) {
         if (effective_[q] - skill_[i] <= keep) break;
@@ -2895,7 +2980,10 @@ class Economy final : public sim::Model {
   std::vector<float> coop_part_;
   std::vector<std::uint32_t> staff_, pool_, region_pool_, switchers_, region_switchers_, order_, founders_;
   std::vector<std::vector<std::uint32_t>> select_scratch_;  // per-block lists (sim::select_indices)
-  std::vector<std::uint32_t> staff_counts_;  // recount_staff()'s scratch
+  std::vector<std::uint32_t> staff_counts_, firing_;  // recount_staff()'s tallies; match_labour's
+  std::vector<double> staff_skill_;
+  std::vector<std::uint8_t> is_listed_;
+  std::vector<std::size_t> list_next_;
   std::vector<std::size_t> staff_offsets_, region_pool_offsets_, region_switcher_offsets_, local_cursor_,
       switch_cursor_, jg_by_region_;
   std::vector<double> coop_rate_, demand_, fill_, split_, fill_capacity_, closing_share_, gig_block_totals_;
