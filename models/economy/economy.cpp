@@ -2780,15 +2780,28 @@ class Economy final : public sim::Model {
       share.assign(P, 0.0);
       for (std::size_t q = 0; q < P; ++q)
         if (closing_[q] && members_[q] > 0 && is_coop(q)) share[q] = cash_[q] / static_cast<double>(members_[q]);
+      // Their members take their shares and leave, in parallel (the shares summed by blocks, in
+      // block order); the closing producers are left with no staff.
       double to_members = 0.0;
-      for (std::size_t i = 0; i < n_; ++i) {
-        const std::int32_t e = employer_[i];
-        if (e < 0 || !closing_[static_cast<std::size_t>(e)]) continue;
-        const double x = share[static_cast<std::size_t>(e)];
-        money_[i] += x;
-        to_members += x;
-        release(static_cast<std::uint32_t>(i));
-      }
+      for (const double part :
+           sim::block_partials<double>(n_, [&](std::size_t begin, std::size_t end, std::size_t) {
+             double paid = 0.0;
+             for (std::size_t i = begin; i < end; ++i) {
+               const std::int32_t e = employer_[i];
+               if (e < 0 || !closing_[static_cast<std::size_t>(e)]) continue;
+               const double x = share[static_cast<std::size_t>(e)];
+               money_[i] += x;
+               paid += x;
+               employer_[i] = unemployed;
+             }
+             return paid;
+           }))
+        to_members += part;
+      for (std::size_t q = 0; q < P; ++q)
+        if (closing_[q]) {
+          members_[q] = 0;
+          effective_[q] = 0.0;
+        }
       double from_coops = 0.0, to_region = 0.0, from_platforms = 0.0;
       for (std::size_t q = 0; q < P; ++q) {
         if (!closing_[q]) continue;
