@@ -1593,41 +1593,66 @@ class Economy final : public sim::Model {
     std::vector<std::uint32_t> order(n_);
     std::iota(order.begin(), order.end(), 0u);
     shuffle(order, Stream::InitialJobs, 0, 0);
-    // Each commoner joins the co-op of its region with the most places left (the first of
-    // them on a tie), found at the top of a heap per region; failing that, the first platform
-    // with places left (quotas only go down, so that one is found by moving on).
-    const auto fewer_places = [&](std::size_t a, std::size_t b) {
-      return quota[a] < quota[b] || (quota[a] == quota[b] && a > b);
-    };
-    std::vector<std::vector<std::size_t>> coops_by_places(R_);
+    // In that order, the first public_jobs commoners take the public jobs. Each other commoner
+    // joins the co-op of its region with the most places left (the first of them on a tie) and,
+    // failing that, the first platform with places left. Co-op places are taken round a region's
+    // co-ops (those with a place more first), so the k-th of a region's other commoners in the
+    // order takes place k of its region's round while there is one, and the m-th of those left
+    // over the m-th platform place: a closed form, run by blocks of the order in parallel from
+    // how many of each region the earlier blocks hold.
+    const std::size_t C = p_.coops_per_region, base = coop_jobs / J0, extra = coop_jobs % J0;
+    std::vector<std::size_t> extras(R_), places(R_), platform_end(K_);
     for (std::size_t r = 0; r < R_; ++r) {
-      auto& heap = coops_by_places[r];
-      for (std::size_t j = 0; j < p_.coops_per_region; ++j)
-        heap.push_back(K_ + r * p_.coops_per_region + j);
-      std::make_heap(heap.begin(), heap.end(), fewer_places);
+      extras[r] = std::min(C, extra > r * C ? extra - r * C : 0);
+      places[r] = extras[r] + C * base;
     }
-    std::size_t publics = 0, platform = 0;
-    for (std::uint32_t i : order) {
-      if (publics < public_jobs) {
-        employer_[i] = public_sector;
-        ++publics;
-        continue;
-      }
-      auto& heap = coops_by_places[region_[i]];
-      if (!heap.empty() && quota[heap.front()] > 0) {
-        const std::size_t best = heap.front();
-        std::pop_heap(heap.begin(), heap.end(), fewer_places);
-        employer_[i] = static_cast<std::int32_t>(best);
-        --quota[best];
-        std::push_heap(heap.begin(), heap.end(), fewer_places);
-        continue;
-      }
-      while (platform < K_ && quota[platform] == 0) ++platform;
-      if (platform < K_) {
-        employer_[i] = static_cast<std::int32_t>(platform);
-        --quota[platform];
+    for (std::size_t k = 0, end = 0; k < K_; ++k) platform_end[k] = end += quota[k];
+    const std::span<const std::uint32_t> others =
+        std::span<const std::uint32_t>(order).subspan(std::min(public_jobs, n_));
+    const std::size_t block = std::size_t{1} << 16, blocks = sim::block_count(others.size(), block);
+    // Per block: how many of each region it holds, then the rank its first one of each region
+    // has; left_over[b]: how many commoners the blocks before b leave over for the platforms.
+    std::vector<std::size_t> first_rank(blocks * R_, 0), left_over(blocks + 1, 0);
+    sim::for_blocks(
+        others.size(),
+        [&](std::size_t begin, std::size_t end, std::size_t b) {
+          for (std::size_t k = begin; k < end; ++k) ++first_rank[b * R_ + region_[others[k]]];
+        },
+        block);
+    std::vector<std::size_t> seen(R_, 0);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      left_over[b + 1] = left_over[b];
+      for (std::size_t r = 0; r < R_; ++r) {
+        const std::size_t first = seen[r];
+        seen[r] += first_rank[b * R_ + r];
+        if (seen[r] > places[r]) left_over[b + 1] += seen[r] - std::max(places[r], first);
+        first_rank[b * R_ + r] = first;
       }
     }
+    sim::for_blocks(std::min(public_jobs, n_),
+                    [&](std::size_t begin, std::size_t end, std::size_t) {
+                      for (std::size_t k = begin; k < end; ++k) employer_[order[k]] = public_sector;
+                    });
+    sim::for_blocks(
+        others.size(),
+        [&](std::size_t begin, std::size_t end, std::size_t b) {
+          std::size_t* rank = first_rank.data() + b * R_;  // the next rank in each region
+          std::size_t m = left_over[b], platform = 0;
+          for (std::size_t k = begin; k < end; ++k) {
+            const std::uint32_t i = others[k];
+            const std::size_t r = region_[i], place = rank[r]++;
+            if (place < places[r]) {
+              const std::size_t c = place < extras[r] ? place : (place - extras[r]) % C;
+              employer_[i] = static_cast<std::int32_t>(K_ + r * C + c);
+              continue;
+            }
+            while (platform < K_ && platform_end[platform] <= m) ++platform;
+            if (platform == K_) continue;  // no place left: unemployed
+            employer_[i] = static_cast<std::int32_t>(platform);
+            ++m;
+          }
+        },
+        block);
     recount_staff();
 
     // Flows of the opening month: each producer sells its expected demand, capacity / (1 + buffer).
@@ -1785,13 +1810,17 @@ class Economy final : public sim::Model {
     return 1.0 / (1.0 + std::exp(base - p_.ethical_preference * (propensity_[i] - 0.5)));
   }
 
-  double solve_coop_bias(double target) const {
+  // At start-up only: borrows consumption_ (spend's scratch) for the probabilities, computed in
+  // parallel and then summed in index order.
+  double solve_coop_bias(double target) {
     const double base0 = logit_base(platform_utility_now(), 0.0);
     double lo = -50.0, hi = 50.0, bias = 0.0;
+    std::vector<double>& probability = consumption_;
     for (int it = 0; it < 60; ++it) {
+      each_commoner([&](std::size_t i) { probability[i] = coop_probability(i, base0 - bias); });
       double f = -target, slope = 0.0;
       for (std::size_t i = 0; i < n_; ++i) {
-        const double q = coop_probability(i, base0 - bias);
+        const double q = probability[i];
         f += net_income_[i] * q;
         slope += net_income_[i] * q * (1.0 - q);
       }
