@@ -92,6 +92,26 @@ void for_blocks(std::size_t n, F&& f, std::size_t block_size = default_block_siz
   error.rethrow();
 }
 
+// As for_blocks, but the blocks are handed out one at a time to whichever thread is free. For
+// loops run once (start-up), whose blocks cost unequal amounts or whose threads run at unequal
+// speeds: for_blocks' fixed runs keep each thread's cache lines from loop to loop, which a loop
+// run once does not need.
+template <class F>
+void for_blocks_dynamic(std::size_t n, F&& f, std::size_t block_size = default_block_size) {
+  const auto blocks = static_cast<std::int64_t>(block_count(n, block_size));
+  detail::FirstError error;
+#pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
+  for (std::int64_t block = 0; block < blocks; ++block) {
+    const auto b = static_cast<std::size_t>(block);
+    try {
+      f(b * block_size, std::min(n, (b + 1) * block_size), b);
+    } catch (...) {
+      error.keep(b, std::current_exception());
+    }
+  }
+  error.rethrow();
+}
+
 // Calls f(begin, end) for consecutive runs of the items [0, n), n = offsets.size() - 1, one run
 // per thread, cut so the runs hold equal shares of the weight: item k weighs
 // offsets[k + 1] - offsets[k] (offsets are non-decreasing, a counting sort's group offsets).

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "sim/parallel.hpp"
 #include "sim/rng.hpp"
@@ -40,34 +43,31 @@ Network::Network(std::uint64_t seed, std::span<const std::uint32_t> region, std:
   if (n_ >= no_link)
     throw std::invalid_argument("network: at most 2^32 - 2 commoners, got " + std::to_string(n_));
 
-  // Members of each region in id order (a counting sort): offsets[r] .. offsets[r + 1].
-  std::vector<std::size_t> offsets(regions + 1, 0);
-  for (std::size_t i = 0; i < n_; ++i) {
-    if (region[i] >= regions)
-      throw std::invalid_argument("network: commoner " + std::to_string(i) + " is in region " +
-                                  std::to_string(region[i]) + ", but there are only " +
-                                  std::to_string(regions) + " regions");
-    ++offsets[region[i] + 1];
-  }
-  for (std::size_t r = 0; r < regions; ++r) offsets[r + 1] += offsets[r];
-  std::vector<std::uint32_t> members(n_);
-  {
-    std::vector<std::size_t> cursor(offsets.begin(), offsets.end() - 1);
-    for (std::size_t i = 0; i < n_; ++i)
-      members[cursor[region[i]]++] = static_cast<std::uint32_t>(i);
-  }
-
-  links_.assign(n_ * degree_, no_link);
-  sim::for_blocks(n_, [&](std::size_t first, std::size_t last, std::size_t) {
+  if (const auto out =
+          std::find_if(region.begin(), region.end(), [&](std::uint32_t r) { return r >= regions; });
+      out != region.end())
+    throw std::invalid_argument("network: commoner " + std::to_string(out - region.begin()) +
+                                " is in region " + std::to_string(*out) + ", but there are only " +
+                                std::to_string(regions) + " regions");
+  // Members of each region in id order (a stable counting sort): offsets[r] .. offsets[r + 1].
+  std::vector<std::size_t> offsets;
+  std::vector<std::uint32_t> counts;
+  const auto members = std::make_unique_for_overwrite<std::uint32_t[]>(n_);
+  sim::group_indices(
+      n_, regions, [&](std::size_t i) { return static_cast<std::int64_t>(region[i]); },
+      std::span<std::uint32_t>(members.get(), n_), offsets, counts);
+  links_ = std::make_unique_for_overwrite<std::uint32_t[]>(n_ * degree_);
+  sim::for_blocks_dynamic(n_, [&](std::size_t first, std::size_t last, std::size_t) {
     for (std::size_t i = first; i < last; ++i) {
       const std::uint32_t r = region[i];
       const std::size_t begin = offsets[r];
       const std::size_t m = offsets[r + 1] - begin;
-      const std::uint32_t* own = members.data() + begin;
+      const std::uint32_t* own = members.get() + begin;
       const std::size_t p = static_cast<std::size_t>(
           std::lower_bound(own, own + m, static_cast<std::uint32_t>(i)) - own);
       const std::size_t outside = n_ - m;
-      const std::span<std::uint32_t> row{links_.data() + i * degree_, degree_};
+      const std::span<std::uint32_t> row{links_.get() + i * degree_, degree_};
+      std::fill(row.begin(), row.end(), no_link);
 
       // 1. The ring lattice over the region's members.
       const bool lattice = m >= 2;
@@ -120,10 +120,10 @@ void Network::neighbour_mean(std::span<const double> x, std::span<double> out) c
     constexpr std::size_t ahead = 16;
     for (std::size_t i = first; i < last; ++i) {
       if (i + ahead < last) {
-        const std::uint32_t* next = links_.data() + (i + ahead) * degree_;
+        const std::uint32_t* next = links_.get() + (i + ahead) * degree_;
         for (unsigned j = 0; j < degree_; ++j) __builtin_prefetch(&x[next[j]]);
       }
-      const std::uint32_t* row = links_.data() + i * degree_;
+      const std::uint32_t* row = links_.get() + i * degree_;
       double s = 0.0;
       for (unsigned j = 0; j < degree_; ++j) s += x[row[j]];
       out[i] = s * inverse;

@@ -26,8 +26,8 @@
 // construction (the members in region order), freed before it returns.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
-#include <vector>
 
 namespace models::economy {
 
@@ -50,7 +50,7 @@ class Network {
 
   // The `degree` out-neighbours of commoner i, in link order.
   std::span<const std::uint32_t> neighbours(std::size_t i) const {
-    return {links_.data() + i * degree_, degree_};
+    return {links_.get() + i * degree_, degree_};
   }
 
   // out[i] = mean of x over i's out-neighbours, summed in link order; parallel over blocks of
@@ -59,12 +59,14 @@ class Network {
   void neighbour_mean(std::span<const double> x, std::span<double> out) const;
 
   // Bytes held: the object and its link array.
-  std::size_t bytes() const { return sizeof(*this) + links_.capacity() * sizeof(std::uint32_t); }
+  std::size_t bytes() const { return sizeof(*this) + n_ * degree_ * sizeof(std::uint32_t); }
 
  private:
   std::size_t n_ = 0;
   unsigned degree_ = 0;
-  std::vector<std::uint32_t> links_;  // n x degree, row i the out-links of commoner i
+  // n x degree, row i the out-links of commoner i (not a vector: each row is first written by
+  // the thread that builds it, not zeroed by one thread beforehand).
+  std::unique_ptr<std::uint32_t[]> links_;
 };
 
 }  // namespace models::economy

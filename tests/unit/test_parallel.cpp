@@ -258,6 +258,39 @@ TEST_CASE("an exception in a parallel loop reaches the caller: the lowest block'
   }
 }
 
+TEST_CASE(
+    "for_blocks_dynamic calls every block once, with for_blocks' bounds; the lowest block's "
+    "exception",
+    "[parallel]") {
+  for (const int threads : {1, 2, 3, 4}) {
+    for (const std::size_t n :
+         {std::size_t{0}, std::size_t{1}, std::size_t{4096}, std::size_t{100003}}) {
+      sim::set_threads(threads);
+      const std::size_t blocks = sim::block_count(n, 1000);
+      std::vector<int> calls(blocks, 0);
+      std::vector<std::pair<std::size_t, std::size_t>> bounds(blocks);
+      sim::for_blocks_dynamic(
+          n,
+          [&](std::size_t begin, std::size_t end, std::size_t b) {
+            ++calls[b];
+            bounds[b] = {begin, end};
+          },
+          1000);
+      INFO("threads " << threads << ", n " << n);
+      CHECK(calls == std::vector<int>(blocks, 1));
+      for (std::size_t b = 0; b < blocks; ++b)
+        CHECK(bounds[b] == std::make_pair(b * 1000, std::min(n, b * 1000 + 1000)));
+    }
+    CHECK_THROWS_WITH(
+        sim::for_blocks_dynamic(100000,
+                                [](std::size_t, std::size_t, std::size_t block) {
+                                  if (block % 5 == 2)
+                                    throw std::runtime_error("block " + std::to_string(block));
+                                }),
+        "block 2");
+  }
+}
+
 TEST_CASE("select_indices lists the kept indices in order, the same on any thread count", "[parallel][determinism]") {
   for (const std::size_t n : {std::size_t{0}, std::size_t{100}, std::size_t{100003}}) {
     auto keep = [](std::size_t i) { return (i * 2654435761u) % 7 < 3; };
