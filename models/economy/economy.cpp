@@ -1029,6 +1029,7 @@ class Economy final : public sim::Model {
 
   void restore(const sim::State& s) override {
     group_stats_fresh_ = false;
+    first_free_coop_ = 0;
     commoners_money_known_ = false;
     const auto get = [&](const char* name, auto& v) { get_field(s, name, v); };
     commoner_fields(*this, get);
@@ -1046,7 +1047,7 @@ class Economy final : public sim::Model {
     income_tax_ = x[3];
     coop_bias_ = x[4];
     permit_price_ = x[5];
-    knowledge_ = x[6];
+    set_knowledge(x[6]);
     resource_ = x[7];
     commons_fund_ = x[8];
     hours_now_ = x[9];
@@ -1294,7 +1295,13 @@ class Economy final : public sim::Model {
   std::size_t producers() const { return cash_.size(); }
   bool is_coop(std::size_t q) const { return q >= K_; }
   bool alive(std::size_t q) const { return is_coop(q) ? coop_alive_[q - K_] != 0 : platform_alive_[q] != 0; }
-  double knowledge_factor() const { return std::pow((1.0 + knowledge_) / 2.0, p_.knowledge_elasticity); }
+  // The knowledge commons' productivity factor, ((1 + K) / 2)^elasticity, kept with K: asked for
+  // by every producer several times a month.
+  double knowledge_factor() const { return knowledge_factor_; }
+  void set_knowledge(double k) {
+    knowledge_ = k;
+    knowledge_factor_ = std::pow((1.0 + k) / 2.0, p_.knowledge_elasticity);
+  }
   double productivity_of(std::size_t q) const {
     return p_.productivity * knowledge_factor() * (is_coop(q) ? p_.coop_productivity : 1.0);
   }
@@ -1550,7 +1557,7 @@ class Economy final : public sim::Model {
       const double total = std::accumulate(market_share_.begin(), market_share_.end(), 0.0);
       for (auto& s : market_share_) s /= total;
     }
-    knowledge_ = 1.0;
+    set_knowledge(1.0);
     urban_.assign(R_, 1.0);
     region_need_.assign(R_, 0.0);
     for (std::size_t i = 0; i < n_; ++i) region_need_[region_[i]] += care_need_[i];
@@ -2309,8 +2316,9 @@ class Economy final : public sim::Model {
                   p_.urban_commons_depreciation * std::pow(per_capita / commons_ref_, p_.knowledge_returns) * boost;
     }
     const double per_capita = weighted / static_cast<double>(n_);
-    knowledge_ = (1.0 - p_.knowledge_depreciation) * knowledge_ +
-                 p_.knowledge_depreciation * std::pow(per_capita / commons_ref_, p_.knowledge_returns);
+    set_knowledge((1.0 - p_.knowledge_depreciation) * knowledge_ +
+                  p_.knowledge_depreciation *
+                      std::pow(per_capita / commons_ref_, p_.knowledge_returns));
   }
 
   // ------------------------------------------------------------------ taxes and transfers
@@ -2444,11 +2452,17 @@ class Economy final : public sim::Model {
     }
   }
 
-  // The lowest free co-op slot, or a new one at the end.
+  // The lowest free co-op slot, or a new one at the end. The search starts at
+  // first_free_coop_: no slot below it is free (a slot is freed only by dissolve_and_enter,
+  // which moves it down).
   std::size_t new_coop_slot() {
-    for (std::size_t j = 0; j < coop_alive_.size(); ++j)
-      if (!coop_alive_[j] && members_[K_ + j] == 0 && std::abs(cash_[K_ + j]) == 0.0) return K_ + j;
+    for (std::size_t j = first_free_coop_; j < coop_alive_.size(); ++j)
+      if (!coop_alive_[j] && members_[K_ + j] == 0 && std::abs(cash_[K_ + j]) == 0.0) {
+        first_free_coop_ = j + 1;
+        return K_ + j;
+      }
     resize_producers(producers() + 1);
+    first_free_coop_ = coop_alive_.size();
     return producers() - 1;
   }
 
@@ -2847,6 +2861,7 @@ class Economy final : public sim::Model {
           written_off_ += coop_loan_[j];
           coop_loan_[j] = coop_instalment_[j] = coop_capital_[j] = 0.0;
           coop_alive_[j] = 0;
+          first_free_coop_ = std::min(first_free_coop_, j);
           coop_weak_[j] = 0;
           ++dissolved_;
         } else {
@@ -3010,10 +3025,12 @@ class Economy final : public sim::Model {
   std::vector<Package> package_;
   std::vector<std::uint8_t> adopted_;
   double wage_ = 0.0, cpi_ = 1.0, cpi_base_ = 1.0, income_tax_ = 0.0, coop_bias_ = 0.0, coop_price_ = 0.0;
-  double permit_price_ = 0.0, knowledge_ = 1.0, resource_ = 1.0, hours_now_ = 0.0;
+  double permit_price_ = 0.0, knowledge_ = 1.0, knowledge_factor_ = 1.0, resource_ = 1.0,
+         hours_now_ = 0.0;
   double throughput_open_ = 0.0, output_open_ = 1.0, commons_ref_ = 1.0;
   double gig_fill_ = 0.0, gig_ratio_ = 0.0, written_off_ = 0.0;
   std::uint64_t founded_ = 0, dissolved_ = 0;
+  std::size_t first_free_coop_ = 0;  // new_coop_slot() searches from here
   Flows last_;
   // Scratch within a step, kept to be reused.
   // consumption_ (spend), neighbour_mean_ and propensity_next_ (update_propensity) are filled
