@@ -226,6 +226,52 @@ TEST_CASE("sort_with_groups sorts one repeated value, and values a few ulp apart
   }
 }
 
+TEST_CASE("sort_with_groups sorts values crowded into a few octaves, and into a narrow band of one",
+          "[stats]") {
+  // The buckets are cut by the highest varying bits, here the exponent: most values fall into
+  // two buckets (octaves), each a piece far larger than the others (sorted by one thread out
+  // of cache, as the model's money is), and a band of them shares its highest 20 mantissa bits
+  // (keys that agree on the piece's sorted prefix: fix_ties). Ties across groups inside the
+  // band. Expected: std::sort, on 1, 2 and 4 threads.
+  const int threads = sim::max_threads();
+  const std::size_t n = 400009;
+  std::vector<double> values(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double u = static_cast<double>((i * 2654435761u) % 1000003) / 1000003.0;
+    switch (i % 10) {
+      case 0:
+        values[i] = std::ldexp(1.0 + u, static_cast<int>(i % 37) - 12);
+        break;  // spread
+      case 1:
+      case 2:
+      case 3:
+        values[i] = 2.0 + 2.0 * u;
+        break;  // [2, 4)
+      case 4:
+      case 5:
+        values[i] = 1.0 + u;
+        break;  // [1, 2)
+      default:
+        values[i] = 1.0 + std::ldexp(std::floor(u * 5000.0), -40);  // narrow band, ties
+    }
+  }
+  auto expected = values;
+  std::sort(expected.begin(), expected.end());
+  for (const std::size_t groups : {std::size_t{1}, std::size_t{20}}) {
+    const auto start = group_starts(n, groups);
+    const auto expected_groups = sorted_by_group(values, groups);
+    for (const int t : {1, 2, 4}) {
+      INFO(groups << " groups, " << t << " threads");
+      sim::set_threads(t);
+      std::vector<double> everyone(n), by_group(n);
+      sim::sort_with_groups(values, start, everyone, by_group);
+      CHECK(same_bits(everyone, expected));
+      CHECK(same_bits(by_group, expected_groups));
+    }
+  }
+  sim::set_threads(threads);
+}
+
 TEST_CASE("sort_with_groups refuses groups that do not fit the values", "[stats]") {
   const std::vector<double> values{3, 1, 2, 5, 4};
   std::vector<double> everyone(5), by_group(5);
