@@ -1362,19 +1362,26 @@ class Economy final : public sim::Model {
         },
         block);
     const std::size_t blocks = staff_counts_.size() / columns;
-    sim::for_blocks(P, [&](std::size_t begin, std::size_t end, std::size_t) {
-      std::fill(members_.begin() + begin, members_.begin() + end, 0u);
-      std::fill(effective_.begin() + begin, effective_.begin() + end, 0.0);
-      for (std::size_t b = 0; b < blocks; ++b) {
-        const std::uint32_t* count = staff_counts_.data() + b * columns + tally_shift;
-        const double* skill = staff_skill_.data() + b * columns + tally_shift;
-        for (std::size_t q = begin; q < end; ++q) {
-          members_[q] += count[q];
-          effective_[q] += skill[q];
-        }
-      }
-    });
+    sim::for_blocks(
+        P,
+        [&](std::size_t begin, std::size_t end, std::size_t) {
+          std::fill(members_.begin() + begin, members_.begin() + end, 0u);
+          std::fill(effective_.begin() + begin, effective_.begin() + end, 0.0);
+          for (std::size_t b = 0; b < blocks; ++b) {
+            const std::uint32_t* count = staff_counts_.data() + b * columns + tally_shift;
+            const double* skill = staff_skill_.data() + b * columns + tally_shift;
+            for (std::size_t q = begin; q < end; ++q) {
+              members_[q] += count[q];
+              effective_[q] += skill[q];
+            }
+          }
+        },
+        producer_block);
   }
+
+  // Blocks of producers for loops over them: ten or so at 10^4 producers, so two threads get
+  // near-equal shares.
+  static constexpr std::size_t producer_block = 1024;
 
   // recount_staff()'s blocks: about 2^15 commoners or more, few enough that each block's tallies
   // (12 bytes a producer) stay a small part of its work, and never more than 64.
@@ -1405,16 +1412,19 @@ class Economy final : public sim::Model {
     staff_offsets_[L] = at;
     // Block b's cursor in a listed producer's column: its list's start plus the earlier blocks'
     // counts.
-    sim::for_blocks(columns, [&](std::size_t begin, std::size_t end, std::size_t) {
-      for (std::size_t b = 0; b < blocks; ++b) {
-        std::uint32_t* count = staff_counts_.data() + b * columns;
-        for (std::size_t c = begin; c < end; ++c) {
-          const std::uint32_t here = count[c];
-          count[c] = static_cast<std::uint32_t>(list_next_[c]);
-          list_next_[c] += here;
-        }
-      }
-    });
+    sim::for_blocks(
+        columns,
+        [&](std::size_t begin, std::size_t end, std::size_t) {
+          for (std::size_t b = 0; b < blocks; ++b) {
+            std::uint32_t* count = staff_counts_.data() + b * columns;
+            for (std::size_t c = begin; c < end; ++c) {
+              const std::uint32_t here = count[c];
+              count[c] = static_cast<std::uint32_t>(list_next_[c]);
+              list_next_[c] += here;
+            }
+          }
+        },
+        producer_block);
     // By chunks that fit in the first-level cache: the listed staff picked out without a branch
     // (a quarter of the commoners in bench/million, at random), then moved to their lists.
     sim::for_blocks(
