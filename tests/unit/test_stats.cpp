@@ -179,31 +179,37 @@ std::vector<double> sorted_by_group(const std::vector<double>& values, std::size
   return out;
 }
 
+// sort_with_groups of `values` in `groups` groups against std::sort, on 1, 2 and 4 threads.
+void check_sort_with_groups(const std::vector<double>& values, std::size_t groups) {
+  const int threads = sim::max_threads();
+  const std::size_t n = values.size();
+  const auto start = group_starts(n, groups);
+  auto expected_all = values;
+  std::sort(expected_all.begin(), expected_all.end());
+  const auto expected_groups = sorted_by_group(values, groups);
+  for (const int t : {1, 2, 4}) {
+    INFO(t << " threads");
+    sim::set_threads(t);
+    std::vector<double> everyone(n), by_group(n);
+    sim::sort_with_groups(values, start, everyone, by_group);
+    CHECK(same_bits(everyone, expected_all));
+    CHECK(same_bits(by_group, expected_groups));
+  }
+  sim::set_threads(threads);
+}
+
 }  // namespace
 
-TEST_CASE("sort_with_groups gives everyone's and each group's values sorted, on any thread count", "[stats]") {
-  const int threads = sim::max_threads();
+TEST_CASE("sort_with_groups gives everyone's and each group's values sorted, on any thread count",
+          "[stats]") {
   // Below and above 2^16 values (one sort path each), one group to many, sizes not a multiple
   // of the groups.
   for (const std::size_t n : {std::size_t{1000}, std::size_t{70001}, std::size_t{300007}}) {
     for (const std::size_t groups : {std::size_t{1}, std::size_t{3}, std::size_t{20}, std::size_t{1001}}) {
       INFO(n << " values in " << groups << " groups");
-      const auto values = awkward_values(n);
-      const auto start = group_starts(n, groups);
-      auto expected_all = values;
-      std::sort(expected_all.begin(), expected_all.end());
-      const auto expected_groups = sorted_by_group(values, groups);
-      for (const int t : {1, 2, 4}) {
-        INFO(t << " threads");
-        sim::set_threads(t);
-        std::vector<double> everyone(n), by_group(n);
-        sim::sort_with_groups(values, start, everyone, by_group);
-        CHECK(same_bits(everyone, expected_all));
-        CHECK(same_bits(by_group, expected_groups));
-      }
+      check_sort_with_groups(awkward_values(n), groups);
     }
   }
-  sim::set_threads(threads);
 }
 
 TEST_CASE("sort_with_groups sorts one repeated value, and values a few ulp apart", "[stats]") {
@@ -233,7 +239,6 @@ TEST_CASE("sort_with_groups sorts values crowded into a few octaves, and into a 
   // of cache, as the model's money is), and a band of them shares its highest 20 mantissa bits
   // (keys that agree on the piece's sorted prefix: fix_ties). Ties across groups inside the
   // band. Expected: std::sort, on 1, 2 and 4 threads.
-  const int threads = sim::max_threads();
   const std::size_t n = 400009;
   std::vector<double> values(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -255,21 +260,10 @@ TEST_CASE("sort_with_groups sorts values crowded into a few octaves, and into a 
         values[i] = 1.0 + std::ldexp(std::floor(u * 5000.0), -40);  // narrow band, ties
     }
   }
-  auto expected = values;
-  std::sort(expected.begin(), expected.end());
   for (const std::size_t groups : {std::size_t{1}, std::size_t{20}}) {
-    const auto start = group_starts(n, groups);
-    const auto expected_groups = sorted_by_group(values, groups);
-    for (const int t : {1, 2, 4}) {
-      INFO(groups << " groups, " << t << " threads");
-      sim::set_threads(t);
-      std::vector<double> everyone(n), by_group(n);
-      sim::sort_with_groups(values, start, everyone, by_group);
-      CHECK(same_bits(everyone, expected));
-      CHECK(same_bits(by_group, expected_groups));
-    }
+    INFO(groups << " groups");
+    check_sort_with_groups(values, groups);
   }
-  sim::set_threads(threads);
 }
 
 TEST_CASE("sort_with_groups refuses groups that do not fit the values", "[stats]") {
