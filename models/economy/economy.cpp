@@ -3049,7 +3049,10 @@ class Economy final : public sim::Model {
   std::vector<float> coop_part_;
   std::vector<std::uint32_t> staff_, pool_, region_pool_, switchers_, region_switchers_, order_, founders_;
   std::vector<std::vector<std::uint32_t>> select_scratch_;  // per-block lists (sim::select_indices)
-  std::vector<std::uint32_t> staff_counts_, firing_;  // recount_staff()'s tallies; match_labour's
+  // recount_staff()'s tallies by block and producer (members, skill), which staff_lists() turns
+  // into write cursors; the producers firing this month (match_labour); staff_lists()' marks of
+  // the listed producers and its cursors by producer.
+  std::vector<std::uint32_t> staff_counts_, firing_;
   std::vector<double> staff_skill_;
   std::vector<std::uint8_t> is_listed_;
   std::vector<std::size_t> list_next_;
