@@ -1,6 +1,7 @@
 #include "sim/stats.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -316,185 +317,421 @@ double median_of_runs(std::span<const std::span<const double>> runs) {
 
 namespace {
 
-// Below this many values, sort_with_groups sorts the groups and merges them on one thread.
-constexpr std::size_t grouped_radix_min = std::size_t{1} << 16;
-// Values per piece: a piece and its radix sort's scratch stay in L2.
+// Values per piece: a piece and its sort's scratch stay in L2.
 constexpr std::size_t piece_size = std::size_t{1} << 14;
+// A piece above this size (a bucket of many equal or close values) is sorted by all threads
+// together, after the others.
+constexpr std::size_t big_piece = std::size_t{1} << 17;
+// The buckets the values are dealt to: a key's top 12 bits (sign and exponent) name its binade,
+// which is cut into 2^bits equal slices by its leading mantissa bits. Besides one per binade,
+// there are at most about 2 * max_buckets buckets, so the per-block counters stay small at any
+// size.
+constexpr unsigned binade_shift = 52;
+constexpr std::size_t binades = std::size_t{1} << (64 - binade_shift);
+constexpr unsigned mantissa_bits = binade_shift;
+constexpr std::uint64_t mantissa_mask = (std::uint64_t{1} << mantissa_bits) - 1;
+constexpr std::size_t max_buckets = std::size_t{1} << 11;
+constexpr unsigned max_slice_bits = 16;
+// One value in this many is sampled to count the values in each binade.
+constexpr std::size_t sample_stride = 64;
+struct BinadeSlices {
+  std::uint32_t first = 0;  // the binade's first bucket
+  unsigned shift = 0;       // its slice: (key & mantissa_mask) >> shift
+};
 
-// Merges the consecutive ascending runs of `values` (run k from bounds[k] to bounds[k + 1]) in
-// pairs: O(n log runs).
-void merge_pairs(std::span<double> values, std::span<const std::size_t> bounds, std::vector<double>& scratch) {
-  scratch.resize(values.size());
-  std::vector<std::size_t> runs(bounds.begin(), bounds.end()), merged;
-  double* from = values.data();
-  double* to = scratch.data();
-  while (runs.size() > 2) {
-    merged.assign(1, 0);
-    for (std::size_t k = 0; k + 1 < runs.size(); k += 2) {
-      const std::size_t begin = runs[k], middle = runs[k + 1];
-      const std::size_t end = k + 2 < runs.size() ? runs[k + 2] : middle;  // an odd last run is copied
-      std::merge(from + begin, from + middle, from + middle, from + end, to + begin);
-      merged.push_back(end);
+// Keys sorted in place with their groups: a piece that fits in cache, on this thread. The
+// highest (at most 22) bits of `varies` (the bits in which the keys may differ) are sorted by
+// one counting pass for both digits and a scatter pass per digit; any run of keys that agree on
+// them and are out of order (rare) is then sorted with the groups.
+void sort_piece_in_cache(std::uint64_t* keys, std::uint16_t* group, std::size_t n,
+                         std::uint64_t varies) {
+  thread_local std::vector<std::uint64_t> spare;
+  thread_local std::vector<std::uint16_t> spare_group;
+  thread_local std::vector<std::uint32_t> counts;
+  thread_local std::vector<std::pair<std::uint64_t, std::uint16_t>> pairs;
+  spare.resize(n);
+  spare_group.resize(n);
+  counts.assign(2 * digit_values, 0u);
+  const unsigned top = varies == 0 ? 0u : 64u - static_cast<unsigned>(std::countl_zero(varies));
+  const unsigned low = top > 2 * digit_bits ? top - 2 * digit_bits : 0u;
+  const std::uint64_t mask = digit_values - 1;
+  std::uint32_t* const low_count = counts.data();
+  std::uint32_t* const high_count = counts.data() + digit_values;
+  for (std::size_t i = 0; i < n; ++i) {
+    ++low_count[(keys[i] >> low) & mask];
+    ++high_count[(keys[i] >> (low + digit_bits)) & mask];
+  }
+  SortedKeys from{keys, group}, to{spare.data(), spare_group.data()};
+  for (const auto& [count, shift] :
+       {std::pair{low_count, low}, std::pair{high_count, low + digit_bits}}) {
+    if (shift >= top || *std::max_element(count, count + digit_values) == n)
+      continue;  // one digit value
+    std::uint32_t position = 0;
+    for (std::size_t d = 0; d < digit_values; ++d) position += std::exchange(count[d], position);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t k = from.keys[i];
+      const std::uint32_t at = count[(k >> shift) & mask]++;
+      to.keys[at] = k;
+      to.payload[at] = from.payload[i];
     }
-    runs.swap(merged);
     std::swap(from, to);
   }
-  if (from != values.data()) std::copy(from, from + values.size(), values.data());
+  if (from.keys != keys) {
+    std::copy(from.keys, from.keys + n, keys);
+    std::copy(from.payload, from.payload + n, group);
+  }
+  const auto same = [&](std::size_t i) { return (keys[i] >> low) == (keys[i - 1] >> low); };
+  for (std::size_t i = 1; i < n; ++i) {
+    if (keys[i] >= keys[i - 1]) continue;
+    std::size_t first = i - 1, last = i + 1;
+    while (first > 0 && same(first)) --first;
+    while (last < n && same(last)) ++last;
+    sort_with_payload(keys + first, group + first, last - first, pairs);
+    i = last;
+  }
 }
 
-// Small inputs: each group gathered and sorted, then the groups merged for everyone.
-void sort_groups_then_merge(std::span<const double> values,
-                            std::span<const std::size_t> group_start, std::span<double> everyone,
-                            std::span<double> by_group) {
-  const std::size_t groups = group_start.size() - 1;
-  for (std::size_t i = 0; i < values.size(); ++i)
-    by_group[group_start[i % groups] + i / groups] = values[i];
-  const auto group_count = static_cast<std::int64_t>(groups);
-#pragma omp parallel for schedule(dynamic) if (values.size() >= radix_min)
-  for (std::int64_t g = 0; g < group_count; ++g)
-    sort_ascending(by_group.subspan(group_start[g], group_start[g + 1] - group_start[g]));
-  std::copy(by_group.begin(), by_group.end(), everyone.begin());
-  thread_local std::vector<double> scratch;
-  merge_pairs(everyone, group_start, scratch);
-}
-
-// One piece of sort_with_groups: keys with their groups, sorted in cache on this thread; the
-// values go to `out`, the groups stay in `group`.
-void sort_piece(std::uint64_t* keys, std::uint16_t* group, std::size_t n, double* out) {
+// Keys sorted in place with their groups. Keys outside `varies` are the same in the whole
+// piece when `known_varies` is set; otherwise they are found. A piece much bigger than the
+// cache is sorted by all threads together (when called outside a parallel region).
+void sort_piece(std::uint64_t* keys, std::uint16_t* group, std::size_t n, std::uint64_t varies,
+                bool known_varies) {
   if (n < 256) {
-    std::vector<std::pair<std::uint64_t, std::uint16_t>> pairs;
+    thread_local std::vector<std::pair<std::uint64_t, std::uint16_t>> pairs;
     sort_with_payload(keys, group, n, pairs);
-    for (std::size_t i = 0; i < n; ++i) out[i] = value_of(keys[i]);
     return;
   }
-  // This thread's own scratch (called inside a parallel region, on the worker).
+  if (!known_varies) {
+    const auto bits = block_partials<KeyBits>(
+        n,
+        [&](std::size_t begin, std::size_t end, std::size_t) {
+          KeyBits b;
+          for (std::size_t i = begin; i < end; ++i) b.add(keys[i]);
+          return b;
+        },
+        radix_block);
+    KeyBits all;
+    for (const auto& b : bits) all.add(b);
+    varies = all.varying();
+  }
+  if (n <= radix_block) {
+    sort_piece_in_cache(keys, group, n, varies);
+    return;
+  }
   thread_local std::vector<std::uint64_t> spare;
   thread_local std::vector<std::uint16_t> spare_group;
   thread_local std::vector<std::uint32_t> counts, digit_begin;
   spare.resize(n);
   spare_group.resize(n);
   counts.resize(block_count(n, radix_block) * digit_values);
-  KeyBits bits;
-  for (std::size_t i = 0; i < n; ++i) bits.add(keys[i]);
   const SortedKeys sorted = radix_sort_keys(keys, group, spare.data(), spare_group.data(), n,
-                                            bits.varying(), counts.data(), digit_begin);
-  for (std::size_t i = 0; i < n; ++i) out[i] = value_of(sorted.keys[i]);
-  if (sorted.payload != group) std::copy(sorted.payload, sorted.payload + n, group);
+                                            varies, counts.data(), digit_begin);
+  if (sorted.keys == keys) return;
+  for_blocks(
+      n,
+      [&](std::size_t begin, std::size_t end, std::size_t) {
+        std::copy(sorted.keys + begin, sorted.keys + end, keys + begin);
+        std::copy(sorted.payload + begin, sorted.payload + end, group + begin);
+      },
+      radix_block);
 }
 
-}  // namespace
+// Values dealt into pieces: piece p holds the keys (key_of) from begin[p] to begin[p + 1], each
+// with its group, and every key of a piece is below every key of the next; sort_pieces then
+// sorts each piece, and the keys are all in order. The pieces depend on the values only, so the
+// result is the same on any thread count.
+struct Pieces {
+  std::uint64_t* keys = nullptr;
+  std::uint16_t* group = nullptr;
+  std::vector<std::size_t> begin;
+  std::vector<std::uint64_t> least, greatest;  // bounds on each piece's keys
+  std::size_t count() const { return begin.size() - 1; }
+  std::size_t size(std::size_t p) const { return begin[p + 1] - begin[p]; }
+};
 
-void sort_with_groups(std::span<const double> values, std::span<const std::size_t> group_start,
-                      std::span<double> everyone, std::span<double> by_group) {
+Pieces deal_into_pieces(std::span<const double> values, std::size_t groups) {
   const std::size_t n = values.size();
-  if (group_start.size() < 2 || group_start.front() != 0 || group_start.back() != n ||
-      everyone.size() != n || by_group.size() != n)
-    throw std::invalid_argument(
-        "sort_with_groups: group_start must run from 0 to the number of values, and the "
-        "outputs must hold them all");
-  const std::size_t groups = group_start.size() - 1;
-  for (std::size_t g = 0; g < groups; ++g)
-    if (group_start[g + 1] - group_start[g] != (n + groups - 1 - g) / groups)
-      throw std::invalid_argument("sort_with_groups: group " + std::to_string(g) +
-                                  " does not hold every groups-th value");
-  if (n < grouped_radix_min || groups > std::size_t{1} << 16 ||
-      n > std::numeric_limits<std::uint32_t>::max()) {
-    sort_groups_then_merge(values, group_start, everyone, by_group);
-    return;
-  }
   // Scratch kept between calls by the calling thread, used in the parallel loops through these
   // locals (a thread_local name there would be each worker's own, empty, buffer).
-  thread_local std::vector<std::uint64_t> keys_buffer;
+  thread_local std::vector<std::uint64_t> keys_buffer, bucket_low;
   thread_local std::vector<std::uint16_t> group_buffer;
-  thread_local std::vector<std::uint32_t> counts_buffer, bucket_begin, group_counts_buffer;
-  thread_local std::vector<std::size_t> group_begin;
+  thread_local std::vector<std::uint32_t> counts_buffer, bucket_begin;
+  thread_local std::vector<BinadeSlices> slices_buffer;
   keys_buffer.resize(n);
   group_buffer.resize(n);
   std::uint64_t* const keys = keys_buffer.data();
   std::uint16_t* const group = group_buffer.data();
   const std::size_t blocks = block_count(n, radix_block);
 
-  // 1. The bits that vary; the highest digit_bits of them make the buckets.
-  const auto bits = block_partials<KeyBits>(
-      n,
-      [&](std::size_t begin, std::size_t end, std::size_t) {
-        KeyBits b;
-        for (std::size_t i = begin; i < end; ++i) b.add(key_of(values[i]));
-        return b;
-      },
-      radix_block);
-  KeyBits total;
-  for (const auto& b : bits) total.add(b);
-  const std::uint64_t varies = total.varying();
-  const unsigned top = varies == 0 ? 0u : 64u - static_cast<unsigned>(std::countl_zero(varies));
-  const unsigned shift = top > digit_bits ? top - digit_bits : 0u;
-  const std::uint64_t mask = digit_values - 1;
+  // 1. About how many values fall in each binade, from every sample_stride-th value. Only the
+  // buckets' sizes depend on it, not the result.
+  std::vector<std::uint32_t>& sampled = counts_buffer;
+  sampled.assign(binades, 0u);
+  for (std::size_t i = 0; i < n; i += sample_stride) ++sampled[key_of(values[i]) >> binade_shift];
 
-  // 2. Each block counts its values per bucket; consecutive buckets make pieces of about
-  // piece_size values (a bigger bucket is a piece of its own).
-  counts_buffer.resize(blocks * digit_values);
+  // 2. Buckets: each binade in the sample is cut into as many equal slices (a power of two) as
+  // it needs for about bucket_target values each, so the buckets follow the values however they
+  // spread (across zero and one, over many binades or few). A binade the sample missed joins the
+  // bucket below it (the first bucket when none is below), so bucket_of is monotone in the key.
+  // Each block counts its values per bucket; consecutive buckets make pieces of about
+  // piece_size values.
+  const std::size_t bucket_target = std::max(piece_size / 2, n / max_buckets);
+  slices_buffer.resize(binades);
+  BinadeSlices* const slices = slices_buffer.data();
+  std::uint32_t buckets = 0;
+  bucket_low.clear();  // each bucket's least key
+  for (std::size_t e = 0; e < binades; ++e) {
+    if (sampled[e] == 0) {
+      slices[e] = {buckets == 0 ? 0 : buckets - 1, mantissa_bits};
+      continue;
+    }
+    const std::size_t count = std::size_t{sampled[e]} * sample_stride;
+    unsigned bits = 0;
+    while (bits < max_slice_bits && (count >> bits) > bucket_target) ++bits;
+    slices[e] = {buckets, mantissa_bits - bits};
+    for (std::uint64_t j = 0; j < std::uint64_t{1} << bits; ++j)
+      bucket_low.push_back(buckets + j == 0 ? 0
+                                            : (std::uint64_t{e} << binade_shift) |
+                                                  (j << (mantissa_bits - bits)));
+    buckets += std::uint32_t{1} << bits;
+  }
+  const auto bucket_of = [slices](std::uint64_t k) {
+    const BinadeSlices s = slices[k >> binade_shift];
+    return s.first + static_cast<std::uint32_t>((k & mantissa_mask) >> s.shift);
+  };
+  counts_buffer.resize(blocks * buckets);
   std::uint32_t* const counts = counts_buffer.data();
   for_blocks(
       n,
       [&](std::size_t begin, std::size_t end, std::size_t b) {
-        std::uint32_t* c = &counts[b * digit_values];
-        std::fill(c, c + digit_values, 0u);
-        for (std::size_t i = begin; i < end; ++i) ++c[(key_of(values[i]) >> shift) & mask];
+        std::uint32_t* c = &counts[b * buckets];
+        std::fill(c, c + buckets, 0u);
+        for (std::size_t i = begin; i < end; ++i) ++c[bucket_of(key_of(values[i]))];
       },
       radix_block);
-  counts_to_offsets(std::span<std::uint32_t>(counts, blocks * digit_values), blocks, digit_values,
+  counts_to_offsets(std::span<std::uint32_t>(counts, blocks * buckets), blocks, buckets,
                     bucket_begin);
-  std::vector<std::size_t> piece_begin{0};
-  for (std::size_t d = 1; d < digit_values; ++d)
-    if (bucket_begin[d + 1] - piece_begin.back() > piece_size &&
-        bucket_begin[d] > piece_begin.back())
-      piece_begin.push_back(bucket_begin[d]);
-  piece_begin.push_back(n);
+  Pieces pieces{keys, group, {0}, {0}, {}};
+  for (std::size_t d = 1; d < buckets; ++d)
+    if (bucket_begin[d + 1] - pieces.begin.back() > piece_size &&
+        bucket_begin[d] > pieces.begin.back()) {
+      pieces.begin.push_back(bucket_begin[d]);
+      pieces.greatest.push_back(bucket_low[d] - 1);
+      pieces.least.push_back(bucket_low[d]);
+    }
+  pieces.begin.push_back(n);
+  pieces.greatest.push_back(~std::uint64_t{0});
 
   // 3. Scatter the keys to their buckets, each with its group (value i is in group i mod groups).
   for_blocks(
       n,
       [&](std::size_t begin, std::size_t end, std::size_t b) {
-        std::uint32_t* next = &counts[b * digit_values];
+        std::uint32_t* next = &counts[b * buckets];
         std::size_t g = begin % groups;
         for (std::size_t i = begin; i < end; ++i) {
           const std::uint64_t k = key_of(values[i]);
-          const std::uint32_t at = next[(k >> shift) & mask]++;
+          const std::uint32_t at = next[bucket_of(k)]++;
           keys[at] = k;
           group[at] = static_cast<std::uint16_t>(g);
           if (++g == groups) g = 0;
         }
       },
       radix_block);
+  return pieces;
+}
 
-  // 4. Each piece sorted in cache, in parallel; everyone's values written in place.
-  const auto pieces = static_cast<std::int64_t>(piece_begin.size() - 1);
+// Sorts each piece in cache, in parallel, and calls visit(p) once it is sorted (while it is in
+// cache), on the thread that sorted it. A big piece is sorted afterwards by all the threads
+// together.
+template <class Visit>
+void sort_pieces(const Pieces& pieces, Visit&& visit) {
+  const auto count = static_cast<std::int64_t>(pieces.count());
+  const auto big = [&](std::int64_t p) {
+    return pieces.size(static_cast<std::size_t>(p)) > big_piece;
+  };
+  const auto sort = [&](std::int64_t piece) {
+    const auto p = static_cast<std::size_t>(piece);
+    // Within one binade, the bits the piece's bounds share are every key's.
+    const std::uint64_t least = pieces.least[p], greatest = pieces.greatest[p];
+    const bool one_binade = (least >> binade_shift) == (greatest >> binade_shift);
+    const std::uint64_t varies =
+        least == greatest ? 0 : ~std::uint64_t{0} >> std::countl_zero(least ^ greatest);
+    const std::size_t first = pieces.begin[p];
+    sort_piece(pieces.keys + first, pieces.group + first, pieces.size(p), varies, one_binade);
+    visit(p);
+  };
+  detail::FirstError error;
 #pragma omp parallel for schedule(dynamic, 1)
-  for (std::int64_t p = 0; p < pieces; ++p) {
-    const std::size_t first = piece_begin[p];
-    sort_piece(keys + first, group + first, piece_begin[p + 1] - first, everyone.data() + first);
+  for (std::int64_t p = 0; p < count; ++p) {
+    try {
+      if (!big(p)) sort(p);
+    } catch (...) {
+      error.keep(static_cast<std::size_t>(p), std::current_exception());
+    }
+  }
+  error.rethrow();
+  for (std::int64_t p = 0; p < count; ++p)
+    if (big(p)) sort(p);
+}
+
+}  // namespace
+
+DistributionsByGroup distributions_by_group(std::span<const double> values, std::size_t groups) {
+  const std::size_t n = values.size();
+  if (groups == 0 || groups > std::size_t{1} << 16)
+    throw std::invalid_argument("distributions_by_group: groups must be from 1 to 65536, not " +
+                                std::to_string(groups));
+  if (n > std::numeric_limits<std::uint32_t>::max())
+    throw std::invalid_argument("distributions_by_group: more than 2^32 - 1 values");
+  DistributionsByGroup result;
+  result.groups.resize(groups);
+  if (n == 0) return result;
+
+  const Pieces pieces = deal_into_pieces(values, groups);
+  const std::size_t piece_count = pieces.count();
+  const std::uint64_t* const keys = pieces.keys;
+  const std::uint16_t* const group = pieces.group;
+
+  // Each piece's sums, taken while it is in cache: its total and its values weighted by their
+  // rank in it (from 1); and by group, the count, total and values weighted by their rank among
+  // the group's in the piece (rows of `groups` entries, one row a piece).
+  thread_local std::vector<double> piece_total, piece_weighted, group_total, group_weighted;
+  thread_local std::vector<std::uint32_t> group_count;
+  piece_total.resize(piece_count);
+  piece_weighted.resize(piece_count);
+  group_total.resize(piece_count * groups);
+  group_weighted.resize(piece_count * groups);
+  group_count.resize(piece_count * groups);
+  // (locals: a thread_local name inside the parallel loop would be the worker's own buffer)
+  double* const p_total = piece_total.data();
+  double* const p_weighted = piece_weighted.data();
+  double* const g_total = group_total.data();
+  double* const g_weighted = group_weighted.data();
+  std::uint32_t* const g_count = group_count.data();
+  sort_pieces(pieces, [&](std::size_t p) {
+    std::uint32_t* const c = g_count + p * groups;
+    double* const t = g_total + p * groups;
+    double* const w = g_weighted + p * groups;
+    std::fill(c, c + groups, 0u);
+    std::fill(t, t + groups, 0.0);
+    std::fill(w, w + groups, 0.0);
+    double total = 0.0, weighted = 0.0;
+    const std::size_t first = pieces.begin[p];
+    for (std::size_t i = first; i < pieces.begin[p + 1]; ++i) {
+      const double x = value_of(keys[i]);
+      const std::uint16_t g = group[i];
+      total += x;
+      weighted += static_cast<double>(i - first + 1) * x;
+      t[g] += x;
+      w[g] += static_cast<double>(++c[g]) * x;
+    }
+    p_total[p] = total;
+    p_weighted[p] = weighted;
+  });
+
+  // Everyone: the keys are now in order.
+  const auto value_at = [&](std::size_t i) { return value_of(keys[i]); };
+  {
+    DistributionStats& all = result.all;
+    all.count = n;
+    TotalAndWeighted sums;
+    for (std::size_t p = 0; p < piece_count; ++p) {
+      sums.total += p_total[p];
+      sums.weighted += static_cast<double>(pieces.begin[p]) * p_total[p] + p_weighted[p];
+    }
+    all.total = sums.total;
+    all.gini = gini_from(sums, n);
+    all.median = n % 2 == 1 ? value_at(n / 2) : 0.5 * (value_at(n / 2 - 1) + value_at(n / 2));
+    const auto top_share =
+        [&](double fraction) {  // the top values in their piece, then the pieces above
+          const std::size_t from = n - top_count(n, fraction);
+          std::size_t p = static_cast<std::size_t>(
+                              std::upper_bound(pieces.begin.begin(), pieces.begin.end(), from) -
+                              pieces.begin.begin()) -
+                          1;
+          double top = 0.0;
+          for (std::size_t i = from; i < pieces.begin[p + 1]; ++i) top += value_at(i);
+          for (++p; p < piece_count; ++p) top += p_total[p];
+          return top / sums.total;
+        };
+    all.top10_share = top_share(0.10);
+    all.top1_share = top_share(0.01);
   }
 
-  // 5. Each group's values taken from everyone's in order (a stable counting scatter), so they
-  // come out sorted.
-  group_counts_buffer.assign(blocks * groups, 0);
-  std::uint32_t* const group_counts = group_counts_buffer.data();
-  for_blocks(
-      n,
-      [&](std::size_t begin, std::size_t end, std::size_t b) {
-        std::uint32_t* c = &group_counts[b * groups];
-        for (std::size_t i = begin; i < end; ++i) ++c[group[i]];
-      },
-      radix_block);
-  counts_to_offsets(std::span<std::uint32_t>(group_counts, blocks * groups), blocks, groups,
-                    group_begin);
-  for_blocks(
-      n,
-      [&](std::size_t begin, std::size_t end, std::size_t b) {
-        std::uint32_t* next = &group_counts[b * groups];
-        for (std::size_t i = begin; i < end; ++i) by_group[next[group[i]]++] = everyone[i];
-      },
-      radix_block);
+  // Each group: its sums from the pieces' in order (ranks carried over from the pieces before),
+  // and the ranks wanted (the median's, where the top 10 % and top 1 % begin) placed in their
+  // pieces. Then one pass over each piece that holds a wanted rank finds them all.
+  enum Wanted : std::size_t { MedianLow, MedianHigh, Top10, Top1, WantedCount };
+  constexpr auto none = std::numeric_limits<std::uint32_t>::max();
+  struct Place {
+    std::uint32_t piece = none, rank = none;  // the piece, and the rank among the group's there
+  };
+  std::vector<std::array<Place, WantedCount>> place(groups);
+  std::vector<std::array<double, WantedCount>> found(groups, {0.0, 0.0, 0.0, 0.0});
+  std::vector<std::array<double, 2>> above(
+      groups, {0.0, 0.0});  // top sums of the pieces above the one it begins in
+  std::vector<std::uint8_t> visit_piece(piece_count, 0);
+  for (std::size_t g = 0; g < groups; ++g) {
+    DistributionStats& s = result.groups[g];
+    std::array<std::size_t, WantedCount> rank{};
+    s.count = (n + groups - 1 - g) / groups;
+    if (s.count == 0) continue;
+    rank[MedianLow] = (s.count - 1) / 2;
+    rank[MedianHigh] = s.count / 2;
+    rank[Top10] = s.count - top_count(s.count, 0.10);
+    rank[Top1] = s.count - top_count(s.count, 0.01);
+    TotalAndWeighted sums;
+    std::size_t before = 0;  // the group's values in the pieces before p
+    for (std::size_t p = 0; p < piece_count; ++p) {
+      const std::size_t at = p * groups + g;
+      const std::size_t here = g_count[at];
+      sums.total += g_total[at];
+      sums.weighted += static_cast<double>(before) * g_total[at] + g_weighted[at];
+      for (std::size_t k = 0; k < WantedCount; ++k)
+        if (rank[k] >= before && rank[k] < before + here) {
+          place[g][k] = {static_cast<std::uint32_t>(p),
+                         static_cast<std::uint32_t>(rank[k] - before)};
+          visit_piece[p] = 1;
+        }
+      for (std::size_t k = Top10; k <= Top1; ++k)
+        if (place[g][k].piece != none && place[g][k].piece < p) above[g][k - Top10] += g_total[at];
+      before += here;
+    }
+    s.total = sums.total;
+    s.gini = gini_from(sums, s.count);
+  }
+  std::vector<std::size_t> to_visit;
+  for (std::size_t p = 0; p < piece_count; ++p)
+    if (visit_piece[p]) to_visit.push_back(p);
+  const auto visits = static_cast<std::int64_t>(to_visit.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t v = 0; v < visits; ++v) {
+    const std::size_t p = to_visit[static_cast<std::size_t>(v)];
+    std::vector<std::uint32_t> seen(groups, 0u);
+    // Ranks wanted in this piece, by group (none: not here).
+    std::vector<std::array<std::uint32_t, WantedCount>> want(groups);
+    for (std::size_t g = 0; g < groups; ++g)
+      for (std::size_t k = 0; k < WantedCount; ++k)
+        want[g][k] = place[g][k].piece == p ? place[g][k].rank : none;
+    for (std::size_t i = pieces.begin[p]; i < pieces.begin[p + 1]; ++i) {
+      const std::uint16_t g = group[i];
+      const std::uint32_t r = seen[g]++;
+      const auto& w = want[g];
+      if (r == w[MedianLow]) found[g][MedianLow] = value_at(i);
+      if (r == w[MedianHigh]) found[g][MedianHigh] = value_at(i);
+      if (r >= w[Top10] && w[Top10] != none) found[g][Top10] += value_at(i);
+      if (r >= w[Top1] && w[Top1] != none) found[g][Top1] += value_at(i);
+    }
+  }
+  for (std::size_t g = 0; g < groups; ++g) {
+    DistributionStats& s = result.groups[g];
+    if (s.count == 0) continue;
+    s.median = s.count % 2 == 1 ? found[g][MedianHigh]
+                                : 0.5 * (found[g][MedianLow] + found[g][MedianHigh]);
+    s.top10_share = (found[g][Top10] + above[g][0]) / s.total;
+    s.top1_share = (found[g][Top1] + above[g][1]) / s.total;
+  }
+  return result;
 }
 
 std::vector<double> sorted_copy(std::span<const double> values) {

@@ -2,6 +2,7 @@
 // Distribution statistics used by the models' outputs. Inputs are sorted ascending where the
 // name says so; all sums run in index order, so results are deterministic.
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -35,16 +36,32 @@ double median_sorted(std::span<const double> sorted);
 // std::sort (the same order, but for the relative order of -0 and +0).
 void sort_ascending(std::span<double> values);
 
-// Sorts the values of members dealt round-robin to groups (value i belongs to group i mod G)
-// for everyone and for each group at once: `everyone` gets all the values ascending, and
-// `by_group` each group's ascending, group g from group_start[g] to group_start[g + 1] (G + 1
-// entries: 0, then the prefix sums of the group sizes). From 2^16 values, one sort serves both:
-// the values are dealt by their highest varying bits into pieces that fit in cache, each piece
-// is radix-sorted with the group of each value alongside, and each group's values are then taken
-// from everyone's in order. Smaller inputs sort each group and merge them. The same result on
-// any thread count. Throws std::invalid_argument when group_start does not fit the values.
-void sort_with_groups(std::span<const double> values, std::span<const std::size_t> group_start,
-                      std::span<double> everyone, std::span<double> by_group);
+// A distribution's count and total, and its statistics as the _sorted functions above define
+// them (NaN where those are: every statistic of no values; the Gini and the shares when the total
+// is 0).
+struct DistributionStats {
+  std::size_t count = 0;
+  double total = 0.0;
+  double median = std::numeric_limits<double>::quiet_NaN();
+  double gini = std::numeric_limits<double>::quiet_NaN();
+  double top10_share = std::numeric_limits<double>::quiet_NaN();
+  double top1_share = std::numeric_limits<double>::quiet_NaN();
+};
+struct DistributionsByGroup {
+  DistributionStats all;
+  std::vector<DistributionStats> groups;
+};
+
+// The statistics of everyone's values and of each group's, for members dealt round-robin to
+// `groups` groups (value i belongs to group i mod groups), from one sort: the values are dealt by
+// their binade and leading bits into pieces that fit in cache, each piece is sorted with the group
+// of each value alongside and summed (by group too) while it is in cache; the sums of the pieces
+// are added in order, and the few pieces that hold a group's median or the start of its top 10 %
+// or 1 % are read once more. Totals and the Gini's rank-weighted sums are added piece by piece,
+// so they may differ in the last bits from gini_sorted's and top_share_sorted's, which add in
+// fixed blocks. The same result on any thread count. Throws std::invalid_argument for 0 or more
+// than 65536 groups, or 2^32 or more values.
+DistributionsByGroup distributions_by_group(std::span<const double> values, std::size_t groups);
 
 // Median of the values of several runs, each sorted ascending (as sort_ascending sorts), without
 // merging them: the same value median_sorted gives for all of them sorted. NaN when all are empty.

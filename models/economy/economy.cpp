@@ -1100,9 +1100,10 @@ class Economy final : public sim::Model {
 
   // Statistics of every region and of everyone (commoner i lives in region i mod R): one pass
   // over the commoners tallies the counts and sums and copies the gig pay rates into
-  // region-major slices; one sort of the incomes, and one of wealth, give both everyone's sorted
-  // values and each region's (sim::sort_with_groups). With `wellbeing_only`, only what
-  // well-being needs (regions only; no wealth or gig pay distributions).
+  // region-major slices; one sort of the incomes, and one of wealth, give the statistics of
+  // everyone's distribution and each region's (sim::distributions_by_group). With
+  // `wellbeing_only`, only what well-being needs (regions only; no wealth or gig pay
+  // distributions).
   GroupStats group_stats(bool wellbeing_only = false) {
     constexpr std::size_t per_region_in_block = 4096;
     const std::size_t block =
@@ -1114,13 +1115,10 @@ class Economy final : public sim::Model {
       start[r + 1] = start[r] + region_size(r);
       relief_values[r] = relief_value(r);
     }
-    // Buffers borrowed from the steps (they hold nothing between the phases that fill them):
-    // everyone's sorted values, the regions' sorted values (region-major), the gig pay rates.
-    // Touching fresh memory costs more here than filling it.
-    std::vector<double>& everyone_sorted = consumption_;
-    std::vector<double>& by_region = neighbour_mean_;
+    // The gig pay rates (region-major), in a buffer borrowed from the steps (it holds nothing
+    // between the phases that fill it): touching fresh memory costs more here than filling it.
     std::vector<double>& gig_rates = propensity_next_;
-    for (auto* buffer : {&everyone_sorted, &by_region, &gig_rates}) buffer->resize(n_);
+    gig_rates.resize(n_);
     std::vector<Tally> tallies(blocks * R_);
     const double living_level = p_.living_income * cpi_;
     sim::for_blocks(
@@ -1233,33 +1231,26 @@ class Economy final : public sim::Model {
       stats.all = group_from(everyone);
       stats.all.gig_pay_median = everyone.gig == 0 ? 0.0 : sim::median_of_runs(gig_run);
     }
-    // Each distribution sorted once, for everyone and for the regions, in the same buffers.
-    const auto each_region = [&](auto&& f) {
-#pragma omp parallel for schedule(dynamic)
-      for (std::int64_t region = 0; region < regions; ++region) {
-        const auto r = static_cast<std::size_t>(region);
-        if (region_tally[r].members > 0)
-          f(stats.regions[r],
-            std::span<const double>(by_region.data() + start[r], start[r + 1] - start[r]));
-      }
+    // Each distribution sorted once, for everyone and for the regions
+    // (sim::distributions_by_group).
+    const sim::DistributionsByGroup income = sim::distributions_by_group(net_income_, R_);
+    const auto income_stats = [](Group& g, const sim::DistributionStats& d) {
+      g.median_income = d.median;
+      g.gini_income = d.gini;
     };
-    sim::sort_with_groups(net_income_, start, everyone_sorted, by_region);
-    const auto income_stats = [](Group& g, std::span<const double> sorted) {
-      g.median_income = sim::median_sorted(sorted);
-      g.gini_income = sim::gini_sorted(sorted);
-    };
-    each_region(income_stats);
+    for (std::size_t r = 0; r < R_; ++r)
+      if (region_tally[r].members > 0) income_stats(stats.regions[r], income.groups[r]);
     if (wellbeing_only) return stats;
-    income_stats(stats.all, everyone_sorted);
-    sim::sort_with_groups(money_, start, everyone_sorted, by_region);
-    const auto wealth_stats = [](Group& g, std::span<const double> sorted) {
-      const sim::Concentration held = sim::concentration_sorted(sorted);
-      g.gini_wealth = held.gini;
-      g.top10 = held.top10_share;
-      g.top1 = held.top1_share;
+    income_stats(stats.all, income.all);
+    const sim::DistributionsByGroup wealth = sim::distributions_by_group(money_, R_);
+    const auto wealth_stats = [](Group& g, const sim::DistributionStats& d) {
+      g.gini_wealth = d.gini;
+      g.top10 = d.top10_share;
+      g.top1 = d.top1_share;
     };
-    each_region(wealth_stats);
-    wealth_stats(stats.all, everyone_sorted);
+    for (std::size_t r = 0; r < R_; ++r)
+      if (region_tally[r].members > 0) wealth_stats(stats.regions[r], wealth.groups[r]);
+    wealth_stats(stats.all, wealth.all);
     return stats;
   }
 
@@ -3044,7 +3035,8 @@ class Economy final : public sim::Model {
   Flows last_;
   // Scratch within a step, kept to be reused.
   // consumption_ (spend), neighbour_mean_ and propensity_next_ (update_propensity) are filled
-  // afresh by their phase each step before they are read, so group_stats() borrows them.
+  // afresh by their phase each step before they are read, so group_stats() borrows
+  // propensity_next_ for the gig pay rates.
   std::vector<double> consumption_, neighbour_mean_, propensity_next_, block_scratch_, spending_, region_pi_;
   std::vector<float> coop_part_;
   std::vector<std::uint32_t> staff_, pool_, region_pool_, switchers_, region_switchers_, order_, founders_;

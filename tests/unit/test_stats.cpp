@@ -1,9 +1,11 @@
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <bit>
+#include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <vector>
 
@@ -140,10 +142,6 @@ TEST_CASE("summarise_sorted and concentration_sorted give the same bits as the s
 
 namespace {
 
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
-}
-
 // Values with what incomes and wealth have: a long tie of zeros, negative values, values shared
 // across groups, a narrow skewed cluster, runs that differ only in their lowest bits, many
 // magnitudes.
@@ -160,92 +158,123 @@ std::vector<double> awkward_values(std::size_t n) {
   return v;
 }
 
-// Where each of `groups` round-robin groups of n values starts (G + 1 entries).
-std::vector<std::size_t> group_starts(std::size_t n, std::size_t groups) {
-  std::vector<std::size_t> start(groups + 1, 0);
-  for (std::size_t g = 0; g < groups; ++g) start[g + 1] = start[g] + (n + groups - 1 - g) / groups;
-  return start;
-}
-
-// Each round-robin group's values sorted by std::sort, the groups one after another.
-std::vector<double> sorted_by_group(const std::vector<double>& values, std::size_t groups) {
-  std::vector<double> out;
-  for (std::size_t g = 0; g < groups; ++g) {
-    std::vector<double> members;
-    for (std::size_t i = g; i < values.size(); i += groups) members.push_back(values[i]);
-    std::sort(members.begin(), members.end());
-    out.insert(out.end(), members.begin(), members.end());
-  }
+// Each round-robin group's values sorted by std::sort.
+std::vector<std::vector<double>> sorted_groups(const std::vector<double>& values,
+                                               std::size_t groups) {
+  std::vector<std::vector<double>> out(groups);
+  for (std::size_t i = 0; i < values.size(); ++i) out[i % groups].push_back(values[i]);
+  for (auto& members : out) std::sort(members.begin(), members.end());
   return out;
 }
 
-// sort_with_groups of `values` in `groups` groups against std::sort, on 1, 2 and 4 threads.
-void check_sort_with_groups(const std::vector<double>& values, std::size_t groups) {
+bool same_stats(const sim::DistributionStats& a, const sim::DistributionStats& b) {
+  const auto bits = [](double x) { return std::bit_cast<std::uint64_t>(x); };
+  return a.count == b.count && bits(a.total) == bits(b.total) && bits(a.median) == bits(b.median) &&
+         bits(a.gini) == bits(b.gini) && bits(a.top10_share) == bits(b.top10_share) &&
+         bits(a.top1_share) == bits(b.top1_share);
+}
+
+// One distribution's statistics against those of its values sorted by std::sort. The median is
+// one of the values (or the mean of two), so its bits must match. Totals and the Gini's weighted
+// sum are added in another order (piece by piece rather than in fixed blocks), so they may differ
+// by rounding only: relative 1e-9 is far above the n * 2^-53 (about 3e-11 at 3 * 10^5 values)
+// that reordering a sum of same-signed values can cost, and far below any real mistake (a value
+// counted twice or in the wrong group changes them by more than 1e-6 here).
+void check_against_sorted(const sim::DistributionStats& got, const std::vector<double>& sorted) {
+  CHECK(got.count == sorted.size());
+  if (sorted.empty()) {
+    CHECK(std::isnan(got.median));
+    CHECK(std::isnan(got.gini));
+    return;
+  }
+  const auto near = [](double x) { return Approx(x).epsilon(1e-9).margin(1e-12); };
+  CHECK(std::bit_cast<std::uint64_t>(got.median) ==
+        std::bit_cast<std::uint64_t>(sim::median_sorted(sorted)));
+  CHECK(got.total == near(std::accumulate(sorted.begin(), sorted.end(), 0.0)));
+  const double gini = sim::gini_sorted(sorted);
+  if (std::isnan(gini)) {
+    CHECK(std::isnan(got.gini));
+  } else {
+    CHECK(got.gini == near(gini));
+    CHECK(got.top10_share == near(sim::top_share_sorted(sorted, 0.10)));
+    CHECK(got.top1_share == near(sim::top_share_sorted(sorted, 0.01)));
+  }
+}
+
+// distributions_by_group of `values` in `groups` groups against std::sort and the _sorted
+// statistics, and the same bits on 1, 2 and 4 threads.
+void check_distributions(const std::vector<double>& values, std::size_t groups) {
   const int threads = sim::max_threads();
-  const std::size_t n = values.size();
-  const auto start = group_starts(n, groups);
-  auto expected_all = values;
-  std::sort(expected_all.begin(), expected_all.end());
-  const auto expected_groups = sorted_by_group(values, groups);
+  auto everyone = values;
+  std::sort(everyone.begin(), everyone.end());
+  const auto by_group = sorted_groups(values, groups);
+  std::vector<sim::DistributionsByGroup> results;
   for (const int t : {1, 2, 4}) {
-    INFO(t << " threads");
     sim::set_threads(t);
-    std::vector<double> everyone(n), by_group(n);
-    sim::sort_with_groups(values, start, everyone, by_group);
-    CHECK(same_bits(everyone, expected_all));
-    CHECK(same_bits(by_group, expected_groups));
+    results.push_back(sim::distributions_by_group(values, groups));
   }
   sim::set_threads(threads);
+  const auto& got = results.front();
+  check_against_sorted(got.all, everyone);
+  REQUIRE(got.groups.size() == groups);
+  for (std::size_t g = 0; g < groups; ++g) {
+    INFO("group " << g);
+    check_against_sorted(got.groups[g], by_group[g]);
+  }
+  for (const auto& other : results) {
+    CHECK(same_stats(other.all, got.all));
+    for (std::size_t g = 0; g < groups; ++g) CHECK(same_stats(other.groups[g], got.groups[g]));
+  }
 }
 
 }  // namespace
 
-TEST_CASE("sort_with_groups gives everyone's and each group's values sorted, on any thread count",
-          "[stats]") {
-  // Below and above 2^16 values (one sort path each), one group to many, sizes not a multiple
-  // of the groups.
-  for (const std::size_t n : {std::size_t{1000}, std::size_t{70001}, std::size_t{300007}}) {
+TEST_CASE(
+    "distributions_by_group gives each group's and everyone's statistics, the same on any thread "
+    "count",
+    "[stats]") {
+  // A handful of values to many pieces, one group to many (more groups than values too), sizes
+  // not a multiple of the groups.
+  for (const std::size_t n :
+       {std::size_t{7}, std::size_t{1000}, std::size_t{70001}, std::size_t{300007}}) {
     for (const std::size_t groups : {std::size_t{1}, std::size_t{3}, std::size_t{20}, std::size_t{1001}}) {
       INFO(n << " values in " << groups << " groups");
-      check_sort_with_groups(awkward_values(n), groups);
+      check_distributions(awkward_values(n), groups);
     }
   }
 }
 
-TEST_CASE("sort_with_groups sorts one repeated value, and values a few ulp apart", "[stats]") {
-  // No bit varies; fewer bits vary than a bucket digit holds.
-  const std::size_t n = 100003, groups = 20;
-  const auto start = group_starts(n, groups);
-  for (const bool equal : {true, false}) {
-    std::vector<double> values(n, 2.5);
-    if (!equal)
+TEST_CASE("distributions_by_group on one repeated value, values a few ulp apart, and all zeros",
+          "[stats]") {
+  // One repeated value: a single bucket far bigger than a piece (sorted by all threads); values
+  // 2^-51 apart: fewer bits vary than a digit holds; zeros: the Gini and shares are NaN.
+  const std::size_t n = 300007, groups = 20;
+  for (const int kind : {0, 1, 2}) {
+    std::vector<double> values(n, kind == 2 ? 0.0 : 2.5);
+    if (kind == 1)
       for (std::size_t i = 0; i < n; ++i)
         values[i] = std::nextafter(2.5, 3.0) + std::ldexp((i * 7919) % 300, -51);
-    auto expected = values;
-    std::sort(expected.begin(), expected.end());
-    const auto expected_groups = sorted_by_group(values, groups);
-    std::vector<double> everyone(n), by_group(n);
-    sim::sort_with_groups(values, start, everyone, by_group);
-    INFO((equal ? "one value" : "values 2^-51 apart"));
-    CHECK(same_bits(everyone, expected));
-    CHECK(same_bits(by_group, expected_groups));
+    INFO((kind == 0 ? "one value" : kind == 1 ? "values 2^-51 apart" : "zeros"));
+    check_distributions(values, groups);
   }
 }
 
-TEST_CASE("sort_with_groups sorts values crowded into a few octaves, and into a narrow band of one",
-          "[stats]") {
-  // The buckets are cut by the highest varying bits, here the exponent: most values fall into
-  // two buckets (octaves), each a piece far larger than the others (sorted by one thread out
-  // of cache, as the model's money is), and a band of them shares its highest 20 mantissa bits
-  // (keys that agree on the piece's sorted prefix: fix_ties). Ties across groups inside the
-  // band. Expected: std::sort, on 1, 2 and 4 threads.
+TEST_CASE(
+    "distributions_by_group on values crowded into a few octaves, across one, and into a narrow "
+    "band",
+    "[stats]") {
+  // Most values fall into two octaves, [1, 2) and [2, 4), which share no exponent bit (a cut by
+  // the highest varying bits would make each one piece); a band of them shares its highest 20
+  // mantissa bits (keys that agree on the bits a piece sorts by digits), with ties across groups;
+  // a few values spread over 37 octaves and a few below zero.
   const std::size_t n = 400009;
   std::vector<double> values(n);
   for (std::size_t i = 0; i < n; ++i) {
     const double u = static_cast<double>((i * 2654435761u) % 1000003) / 1000003.0;
     switch (i % 10) {
       case 0:
-        values[i] = std::ldexp(1.0 + u, static_cast<int>(i % 37) - 12);
+        values[i] =
+            std::ldexp(1.0 + u, static_cast<int>(i % 37) - 12) * (i % 1000 == 0 ? -1.0 : 1.0);
         break;  // spread
       case 1:
       case 2:
@@ -262,22 +291,28 @@ TEST_CASE("sort_with_groups sorts values crowded into a few octaves, and into a 
   }
   for (const std::size_t groups : {std::size_t{1}, std::size_t{20}}) {
     INFO(groups << " groups");
-    check_sort_with_groups(values, groups);
+    check_distributions(values, groups);
   }
 }
 
-TEST_CASE("sort_with_groups refuses groups that do not fit the values", "[stats]") {
+TEST_CASE("distributions_by_group: a small example by hand, no values, and groups out of range",
+          "[stats]") {
+  // Groups {3, 2, 4} and {1, 5}: medians 3 and 3, totals 9 and 6.
   const std::vector<double> values{3, 1, 2, 5, 4};
-  std::vector<double> everyone(5), by_group(5);
-  const std::vector<std::size_t> two_groups{0, 3, 5};
-  sim::sort_with_groups(values, two_groups, everyone, by_group);
-  CHECK(by_group == std::vector<double>{2, 3, 4, 1, 5});
-  const std::vector<std::size_t> uneven{0, 2, 5};
-  CHECK_THROWS_AS(sim::sort_with_groups(values, uneven, everyone, by_group), std::invalid_argument);
-  const std::vector<std::size_t> short_end{0, 3, 4};
-  CHECK_THROWS_AS(sim::sort_with_groups(values, short_end, everyone, by_group), std::invalid_argument);
-  std::vector<double> too_small(4);
-  CHECK_THROWS_AS(sim::sort_with_groups(values, two_groups, too_small, by_group), std::invalid_argument);
+  const auto d = sim::distributions_by_group(values, 2);
+  CHECK(d.groups[0].count == 3);
+  CHECK(d.groups[0].median == 3.0);
+  CHECK(d.groups[0].total == 9.0);
+  CHECK(d.groups[1].median == 3.0);
+  CHECK(d.groups[1].top10_share == Approx(5.0 / 6.0));
+  CHECK(d.all.median == 3.0);
+  CHECK(d.all.gini == Approx(sim::gini_sorted(std::vector<double>{1, 2, 3, 4, 5})));
+  const auto none = sim::distributions_by_group({}, 3);
+  CHECK(none.all.count == 0);
+  CHECK(std::isnan(none.all.median));
+  CHECK(none.groups.size() == 3);
+  CHECK_THROWS_AS(sim::distributions_by_group(values, 0), std::invalid_argument);
+  CHECK_THROWS_AS(sim::distributions_by_group(values, 65537), std::invalid_argument);
 }
 
 TEST_CASE("median_of_runs gives what median_sorted gives for the runs merged", "[stats]") {
