@@ -609,12 +609,13 @@ DistributionsByGroup distributions_by_group(std::span<const double> values, std:
   double* const g_weighted = group_weighted.data();
   std::uint32_t* const g_count = group_count.data();
   sort_pieces(pieces, [&](std::size_t p) {
-    std::uint32_t* const c = g_count + p * groups;
-    double* const t = g_total + p * groups;
-    double* const w = g_weighted + p * groups;
-    std::fill(c, c + groups, 0u);
-    std::fill(t, t + groups, 0.0);
-    std::fill(w, w + groups, 0.0);
+    // Summed in this thread's own arrays, then copied to the piece's rows: rows of pieces that
+    // two threads sum at once may share cache lines.
+    thread_local std::vector<std::uint32_t> c;
+    thread_local std::vector<double> t, w;
+    c.assign(groups, 0u);
+    t.assign(groups, 0.0);
+    w.assign(groups, 0.0);
     double total = 0.0, weighted = 0.0;
     const std::size_t first = pieces.begin[p];
     for (std::size_t i = first; i < pieces.begin[p + 1]; ++i) {
@@ -625,6 +626,9 @@ DistributionsByGroup distributions_by_group(std::span<const double> values, std:
       t[g] += x;
       w[g] += static_cast<double>(++c[g]) * x;
     }
+    std::copy(c.begin(), c.end(), g_count + p * groups);
+    std::copy(t.begin(), t.end(), g_total + p * groups);
+    std::copy(w.begin(), w.end(), g_weighted + p * groups);
     p_total[p] = total;
     p_weighted[p] = weighted;
   });
