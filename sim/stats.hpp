@@ -37,8 +37,8 @@ double median_sorted(std::span<const double> sorted);
 void sort_ascending(std::span<double> values);
 
 // A distribution's count and total, and its statistics as the _sorted functions above define
-// them (NaN where those are: every statistic of no values; the Gini and the shares when the total
-// is 0).
+// them (NaN where those are: every statistic of no values, the Gini when the total is 0; the
+// shares are the top sums over the total, as there).
 struct DistributionStats {
   std::size_t count = 0;
   double total = 0.0;
