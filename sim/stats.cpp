@@ -65,6 +65,11 @@ double top_sum(std::span<const double> sorted, std::size_t k) {
   return top;
 }
 
+// Gini and the top 10 % and top 1 % shares of sorted values, from their sums.
+struct Concentration {
+  double gini, top10_share, top1_share;
+};
+
 Concentration concentration_from(const TotalAndWeighted& sums, std::span<const double> sorted) {
   const std::size_t n = sorted.size();
   return {gini_from(sums, n), top_sum(sorted, top_count(n, 0.10)) / sums.total,
@@ -87,15 +92,6 @@ double top_share_sorted(std::span<const double> sorted, double fraction) {
   const std::size_t n = sorted.size();
   if (n == 0) return std::numeric_limits<double>::quiet_NaN();
   return top_sum(sorted, top_count(n, fraction)) / total_of(sorted);
-}
-
-Concentration concentration_sorted(std::span<const double> sorted) {
-  const std::size_t n = sorted.size();
-  if (n == 0) {
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    return {nan, nan, nan};
-  }
-  return concentration_from(total_and_weighted(sorted), sorted);
 }
 
 double median_sorted(std::span<const double> sorted) {

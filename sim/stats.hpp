@@ -19,13 +19,6 @@ std::size_t top_count(std::size_t n, double fraction);
 // Share of the total held by the top `fraction` of sorted values (e.g. 0.1 for the top 10 %).
 double top_share_sorted(std::span<const double> sorted, double fraction);
 
-// Gini and the top 10 % and top 1 % shares of sorted values from one pass over them: the same
-// bits as gini_sorted and top_share_sorted (NaN for no values).
-struct Concentration {
-  double gini, top10_share, top1_share;
-};
-Concentration concentration_sorted(std::span<const double> sorted);
-
 // Median of sorted values (the mean of the middle two when n is even).
 double median_sorted(std::span<const double> sorted);
 
