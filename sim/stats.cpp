@@ -338,13 +338,12 @@ struct BinadeSlices {
 // Keys sorted in place with their groups: a piece that fits in cache, on this thread. The
 // highest (at most 22) bits of `varies` (the bits in which the keys may differ) are sorted by
 // one counting pass for both digits and a scatter pass per digit; any run of keys that agree on
-// them and are out of order (rare) is then sorted with the groups.
+// them and are out of order (rare) is then sorted with the groups (fix_ties).
 void sort_piece_in_cache(std::uint64_t* keys, std::uint16_t* group, std::size_t n,
                          std::uint64_t varies) {
   thread_local std::vector<std::uint64_t> spare;
   thread_local std::vector<std::uint16_t> spare_group;
   thread_local std::vector<std::uint32_t> counts;
-  thread_local std::vector<std::pair<std::uint64_t, std::uint16_t>> pairs;
   spare.resize(n);
   spare_group.resize(n);
   counts.assign(2 * digit_values, 0u);
@@ -376,15 +375,7 @@ void sort_piece_in_cache(std::uint64_t* keys, std::uint16_t* group, std::size_t 
     std::copy(from.keys, from.keys + n, keys);
     std::copy(from.payload, from.payload + n, group);
   }
-  const auto same = [&](std::size_t i) { return (keys[i] >> low) == (keys[i - 1] >> low); };
-  for (std::size_t i = 1; i < n; ++i) {
-    if (keys[i] >= keys[i - 1]) continue;
-    std::size_t first = i - 1, last = i + 1;
-    while (first > 0 && same(first)) --first;
-    while (last < n && same(last)) ++last;
-    sort_with_payload(keys + first, group + first, last - first, pairs);
-    i = last;
-  }
+  if (low > 0) fix_ties({keys, n}, group, low);  // one block: no parallel region
 }
 
 // Keys sorted in place with their groups. Keys outside `varies` are the same in the whole
@@ -631,6 +622,11 @@ DistributionsByGroup distributions_by_group(std::span<const double> values, std:
 
   // Everyone: the keys are now in order.
   const auto value_at = [&](std::size_t i) { return value_of(keys[i]); };
+  // The median of n values from the two in the middle (the same one when n is odd), as
+  // median_sorted takes it.
+  const auto median_of = [](std::size_t count, double low, double high) {
+    return count % 2 == 1 ? high : 0.5 * (low + high);
+  };
   {
     DistributionStats& all = result.all;
     all.count = n;
@@ -641,7 +637,7 @@ DistributionsByGroup distributions_by_group(std::span<const double> values, std:
     }
     all.total = sums.total;
     all.gini = gini_from(sums, n);
-    all.median = n % 2 == 1 ? value_at(n / 2) : 0.5 * (value_at(n / 2 - 1) + value_at(n / 2));
+    all.median = median_of(n, value_at((n - 1) / 2), value_at(n / 2));
     const auto top_share =
         [&](double fraction) {  // the top values in their piece, then the pieces above
           const std::size_t from = n - top_count(n, fraction);
@@ -726,8 +722,7 @@ DistributionsByGroup distributions_by_group(std::span<const double> values, std:
   for (std::size_t g = 0; g < groups; ++g) {
     DistributionStats& s = result.groups[g];
     if (s.count == 0) continue;
-    s.median = s.count % 2 == 1 ? found[g][MedianHigh]
-                                : 0.5 * (found[g][MedianLow] + found[g][MedianHigh]);
+    s.median = median_of(s.count, found[g][MedianLow], found[g][MedianHigh]);
     s.top10_share = (found[g][Top10] + above[g][0]) / s.total;
     s.top1_share = (found[g][Top1] + above[g][1]) / s.total;
   }
